@@ -1,0 +1,216 @@
+// oidc-provider's Adapter contract on Knex (SQLite or PostgreSQL).
+//
+// Every model except Client lives in one table keyed by (model, digest(id)). Lookup columns
+// (grant_id, uid, user_code, account_id, client_id, expires_at, consumed_at) are denormalised
+// from the payload so each access is one indexed statement. Payloads are sealed (see at-rest.ts).
+// Clients live in their own table (client-store.ts) because operators and the CLI manage them.
+import type { Knex } from 'knex';
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type { Sealer } from './at-rest.ts';
+import type { ClientStore } from './client-store.ts';
+import { rowsOf } from '../server/db/knex.ts';
+
+/** How storage-level refusals become protocol errors; supplied by the provider wiring. */
+export interface AdapterErrors {
+  /** A conditional consume found the row already consumed (a concurrent or repeated use). */
+  alreadyConsumed(model: string): Error;
+  /** An insert-only model (ReplayDetection) already holds this id. */
+  replayed(model: string): Error;
+}
+
+export interface AdapterOptions {
+  errors: AdapterErrors;
+  /** Epoch milliseconds; injectable so tests can move time. */
+  now?: () => number;
+}
+
+interface PayloadRow {
+  payload: string;
+  consumed_at: number | null;
+}
+
+const TABLE = 'oidc_payloads';
+
+/** Models whose ids must never be stored twice: a second insert is a replay. */
+const INSERT_ONLY = new Set(['ReplayDetection']);
+
+function lookupColumns(payload: AdapterPayload, sealer: Sealer) {
+  return {
+    grantId: typeof payload.grantId === 'string' ? payload.grantId : null,
+    uid: typeof payload.uid === 'string' ? sealer.digest(payload.uid) : null,
+    userCode: typeof payload.userCode === 'string' ? sealer.digest(payload.userCode) : null,
+    accountId: typeof payload.accountId === 'string' ? payload.accountId : null,
+    clientId: typeof payload.clientId === 'string' ? payload.clientId : null,
+  };
+}
+
+export class PayloadAdapter implements Adapter {
+  readonly #db: Knex;
+  readonly #model: string;
+  readonly #sealer: Sealer;
+  readonly #errors: AdapterErrors;
+  readonly #now: () => number;
+
+  constructor(db: Knex, model: string, sealer: Sealer, options: AdapterOptions) {
+    this.#db = db;
+    this.#model = model;
+    this.#sealer = sealer;
+    this.#errors = options.errors;
+    this.#now = options.now ?? Date.now;
+  }
+
+  #associatedData(key: string): string {
+    return `${this.#model}:${key}`;
+  }
+
+  #open(key: string, row: PayloadRow | undefined): AdapterPayload | undefined {
+    if (!row) return undefined;
+    let payload: AdapterPayload;
+    try {
+      payload = JSON.parse(this.#sealer.open(row.payload, this.#associatedData(key))) as AdapterPayload;
+    } catch {
+      // Sealed for another model or row, or with another key: treat as absent, never trust it.
+      return undefined;
+    }
+    if (row.consumed_at !== null && row.consumed_at !== undefined) {
+      payload.consumed = Math.floor(Number(row.consumed_at) / 1000);
+    }
+    return payload;
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    const key = this.#sealer.digest(id);
+    const sealed = this.#sealer.seal(JSON.stringify(payload), this.#associatedData(key));
+    const expiresAt = typeof expiresIn === 'number' ? this.#now() + expiresIn * 1000 : null;
+    const c = lookupColumns(payload, this.#sealer);
+    const values = [this.#model, key, sealed, c.grantId, c.uid, c.userCode, c.accountId, c.clientId, expiresAt];
+    const insert = `INSERT INTO ${TABLE} (model, id, payload, grant_id, uid, user_code, account_id, client_id, expires_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+    if (INSERT_ONLY.has(this.#model)) {
+      const inserted = rowsOf(await this.#db.raw(`${insert} ON CONFLICT (model, id) DO NOTHING RETURNING id`, values));
+      if (inserted.length === 0) throw this.#errors.replayed(this.#model);
+      return;
+    }
+
+    // consumed_at is deliberately not overwritten: re-saving never un-consumes.
+    await this.#db.raw(
+      `${insert} ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
+        uid = excluded.uid, user_code = excluded.user_code, account_id = excluded.account_id,
+        client_id = excluded.client_id, expires_at = excluded.expires_at`,
+      values,
+    );
+  }
+
+  async #findBy(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
+    const rows = rowsOf<PayloadRow & { id: string }>(
+      await this.#db.raw(
+        `SELECT id, payload, consumed_at FROM ${TABLE}
+         WHERE model = ? AND ${column} = ? AND (expires_at IS NULL OR expires_at > ?) LIMIT 1`,
+        [this.#model, this.#sealer.digest(value), this.#now()],
+      ),
+    );
+    const row = rows[0];
+    return row ? this.#open(row.id, row) : undefined;
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    if (typeof id !== 'string' || id.length === 0) return undefined;
+    return this.#findBy('id', id);
+  }
+
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    if (typeof uid !== 'string' || uid.length === 0) return undefined;
+    return this.#findBy('uid', uid);
+  }
+
+  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    if (typeof userCode !== 'string' || userCode.length === 0) return undefined;
+    return this.#findBy('user_code', userCode);
+  }
+
+  /**
+   * Conditional: only the first caller marks the row consumed. oidc-provider checks `consumed`
+   * and then consumes, which two concurrent requests can both pass; the loser learns here.
+   */
+  async consume(id: string): Promise<void> {
+    const consumed = rowsOf(
+      await this.#db.raw(
+        `UPDATE ${TABLE} SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL RETURNING id`,
+        [this.#now(), this.#model, this.#sealer.digest(id)],
+      ),
+    );
+    if (consumed.length === 0) throw this.#errors.alreadyConsumed(this.#model);
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.#db.raw(`DELETE FROM ${TABLE} WHERE model = ? AND id = ?`, [this.#model, this.#sealer.digest(id)]);
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    await this.#db.raw(`DELETE FROM ${TABLE} WHERE model = ? AND grant_id = ?`, [this.#model, grantId]);
+  }
+}
+
+/** The Adapter factory handed to oidc-provider: one adapter per model name. */
+export function createAdapterFactory(
+  db: Knex,
+  sealer: Sealer,
+  clients: ClientStore,
+  options: AdapterOptions,
+): (model: string) => Adapter {
+  return (model) => (model === 'Client' ? clients.adapter() : new PayloadAdapter(db, model, sealer, options));
+}
+
+/** Deletes expired rows in bounded batches so a purge never holds the database for long. */
+export async function purgeExpired(
+  db: Knex,
+  { now = Date.now(), batchSize = 500, maxBatches = 100 } = {},
+): Promise<number> {
+  let total = 0;
+  for (let batch = 0; batch < maxBatches; batch += 1) {
+    const deleted = rowsOf(
+      await db.raw(
+        `DELETE FROM ${TABLE} WHERE (model, id) IN (
+           SELECT model, id FROM ${TABLE} WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?
+         ) RETURNING id`,
+        [now, batchSize],
+      ),
+    );
+    total += deleted.length;
+    if (deleted.length < batchSize) break;
+  }
+  return total;
+}
+
+/** Unexpired payloads of one model for an account and/or client (account pages, grant reuse). */
+export async function findPayloads(
+  db: Knex,
+  sealer: Sealer,
+  model: string,
+  where: { accountId?: string; clientId?: string },
+  now = Date.now(),
+): Promise<AdapterPayload[]> {
+  const clauses = ['model = ?', '(expires_at IS NULL OR expires_at > ?)'];
+  const bindings: unknown[] = [model, now];
+  if (where.accountId !== undefined) {
+    clauses.push('account_id = ?');
+    bindings.push(where.accountId);
+  }
+  if (where.clientId !== undefined) {
+    clauses.push('client_id = ?');
+    bindings.push(where.clientId);
+  }
+  const rows = rowsOf<PayloadRow & { id: string }>(
+    await db.raw(`SELECT id, payload, consumed_at FROM ${TABLE} WHERE ${clauses.join(' AND ')}`, bindings as Knex.RawBinding[]),
+  );
+  const payloads: AdapterPayload[] = [];
+  for (const row of rows) {
+    try {
+      payloads.push(JSON.parse(sealer.open(row.payload, `${model}:${row.id}`)) as AdapterPayload);
+    } catch {
+      // unreadable rows are skipped, never trusted
+    }
+  }
+  return payloads;
+}

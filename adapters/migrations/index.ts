@@ -1,0 +1,27 @@
+// Migrations are imported explicitly (not discovered on disk) so they run the same under tsx,
+// in tests and from the CLI, and their order is the order of this list.
+import type { Knex } from 'knex';
+import * as initial from './20261123000000_initial.ts';
+
+const migrations: Record<string, Knex.Migration> = {
+  '20261123000000_initial': initial,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  async getMigrations() {
+    return Object.keys(migrations);
+  },
+  getMigrationName(name) {
+    return name;
+  },
+  async getMigration(name) {
+    const migration = migrations[name];
+    if (!migration) throw new Error(`unknown migration ${name}`);
+    return migration;
+  },
+};
+
+export async function migrateToLatest(db: Knex): Promise<string[]> {
+  const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
+  return applied;
+}

@@ -1,0 +1,102 @@
+// Builds the Koa application from its dependencies; no listening here (see index.ts).
+import Koa from 'koa';
+import mount from 'koa-mount';
+import type { Knex } from 'knex';
+import type Provider from 'oidc-provider';
+import type { Config } from './config/env.ts';
+import type { KeyMaterial } from './config/keys.ts';
+import { createSealer } from '../adapters/at-rest.ts';
+import { ClientStore } from '../adapters/client-store.ts';
+import { createAdapterFactory, findPayloads } from '../adapters/knex-adapter.ts';
+import { createAccounts, type Accounts } from './services/accounts.ts';
+import { ResourceCatalog } from './services/resources.ts';
+import { createViews, type Views } from './http/views.ts';
+import { createCsrf } from './http/csrf.ts';
+import { securityHeaders } from './http/security-headers.ts';
+import { adapterErrors, createProvider } from './oidc/provider.ts';
+import { interactionRoutes } from './routes/interaction.ts';
+import { siteRoutes } from './routes/site.ts';
+import type { Logger } from './log.ts';
+
+export interface AppDeps {
+  config: Readonly<Config>;
+  keys: KeyMaterial;
+  db: Knex;
+  log: Logger;
+  /** Epoch milliseconds; tests move it to expire things. */
+  now?: () => number;
+}
+
+export interface LatchkeyApp {
+  app: Koa;
+  provider: Provider;
+  accounts: Accounts;
+  catalog: ResourceCatalog;
+  clients: ClientStore;
+  views: Views;
+}
+
+export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
+  const { config, keys, db, log } = deps;
+  const now = deps.now ?? Date.now;
+  const sealer = createSealer(keys.data);
+  const clients = new ClientStore(db, sealer, now);
+  const catalog = new ResourceCatalog(db);
+  await catalog.reload();
+  const accounts = createAccounts(db, now);
+  const views = createViews({ cache: config.env === 'production' });
+  const csrf = createCsrf(keys.data);
+
+  const isVerifiedClient = async (clientId: string) => (await clients.get(clientId))?.verified ?? false;
+  const findEarlierGrantId = async (accountId: string, clientId: string) => {
+    const grants = await findPayloads(db, sealer, 'Grant', { accountId, clientId }, now());
+    grants.sort((a, b) => Number(b.iat ?? 0) - Number(a.iat ?? 0));
+    return grants[0]?.jti as string | undefined;
+  };
+
+  const provider = createProvider({
+    config,
+    keys,
+    adapter: createAdapterFactory(db, sealer, clients, { errors: adapterErrors, now }),
+    accounts,
+    catalog,
+    views,
+    findEarlierGrantId,
+    isVerifiedClient,
+    log,
+  });
+
+  const app = new Koa();
+  // The provider's cookies are set through this app's context when mounted: same keys, same
+  // proxy trust (OIDC-PROVIDER-NOTES "Seen when running it under load").
+  app.keys = keys.cookies;
+  app.proxy = config.trustProxy;
+
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      const status = (error as { status?: number; expose?: boolean }).status;
+      if (status && status >= 400 && status < 500) {
+        await views.respond(ctx, 'error', { title: 'Request not accepted', error: 'invalid_request', explanation: 'The request could not be read.' }, status);
+        return;
+      }
+      log.error(`unhandled error on ${ctx.method} ${ctx.path}`, error);
+      await views.respond(ctx, 'error', { title: 'Something went wrong', error: 'server_error', explanation: 'Something went wrong on our side. Please try again in a moment.' }, 500);
+    }
+  });
+  app.use(securityHeaders({ hsts: config.issuer.startsWith('https:') }));
+
+  const site = siteRoutes({ views, db, issuer: config.issuer });
+  const interactions = interactionRoutes({ provider, accounts, catalog, views, csrf, isVerifiedClient });
+  app.use(site.routes()).use(site.allowedMethods());
+  app.use(interactions.routes()).use(interactions.allowedMethods());
+  app.use(mount(provider as unknown as Koa));
+
+  // Nothing matched: our 404 page rather than Koa's plain text.
+  app.use(async (ctx) => {
+    await views.respond(ctx, 'error', { title: 'Not found', error: 'not_found', explanation: 'There is no page at this address.' }, 404);
+  });
+
+  return { app, provider, accounts, catalog, clients, views };
+}

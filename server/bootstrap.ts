@@ -1,0 +1,42 @@
+// Everything that must hold before the server accepts requests: schema, the key/database
+// pairing, and demo data on a fresh development database.
+import type { Knex } from 'knex';
+import { migrateToLatest } from '../adapters/migrations/index.ts';
+import { ConfigError, type Config } from './config/env.ts';
+import { dataKeyFingerprint, type KeyMaterial } from './config/keys.ts';
+import type { Logger } from './log.ts';
+import { isDatabaseEmpty, seedDemoData } from '../seeds/01-demo.ts';
+
+/**
+ * The data key digests token ids and seals payloads: a database written under one key is
+ * unreadable under another. Refuse to start on a mismatch instead of silently failing every
+ * lookup (for instance after someone deleted the key file and a new one was generated).
+ */
+export async function checkKeyPairing(db: Knex, keys: KeyMaterial, keysSource: string): Promise<void> {
+  const fingerprint = dataKeyFingerprint(keys);
+  const row = await db('meta').where({ key: 'data_key_fingerprint' }).first();
+  if (!row) {
+    await db('meta').insert({ key: 'data_key_fingerprint', value: fingerprint }).onConflict('key').ignore();
+    return;
+  }
+  if (row.value !== fingerprint) {
+    throw new ConfigError(
+      `the database was written with a different data key than the one in ${keysSource} ` +
+        `(fingerprint ${row.value}, have ${fingerprint}). Restore the original key material; ` +
+        'starting with other keys would make every stored token and secret unreadable.',
+    );
+  }
+}
+
+export async function prepareDatabase(
+  db: Knex,
+  { config, keys, log }: { config: Readonly<Config>; keys: KeyMaterial; log: Logger },
+): Promise<void> {
+  const applied = await migrateToLatest(db);
+  if (applied.length) log.info('database migrated', { applied });
+  await checkKeyPairing(db, keys, config.keysJson ? 'LATCHKEY_KEYS' : config.keysFile);
+  if (config.seedDemo && (await isDatabaseEmpty(db))) {
+    const summary = await seedDemoData(db, { keys, config, log });
+    log.info('demo data seeded', summary);
+  }
+}

@@ -1,0 +1,149 @@
+// Configuration from environment variables: parsed once, validated at start-up, frozen.
+// Every key is documented here and in the README's configuration table.
+import path from 'node:path';
+
+export type DatabaseConfig =
+  | { client: 'sqlite'; filename: string; synchronous: 'FULL' | 'NORMAL' }
+  | { client: 'pg'; connectionString: string };
+
+export interface Config {
+  /** `development` (default) generates keys and seeds demo data; `production` requires both to be provided. */
+  env: 'development' | 'production' | 'test';
+  /** Issuer identifier URL (RFC 8414 §2): what tokens say in `iss`. */
+  issuer: string;
+  port: number;
+  /** `sqlite:<path>` (default `sqlite:data/latchkey.sqlite`) or `postgres://...`. */
+  database: DatabaseConfig;
+  /** Where signing keys, cookie keys and the at-rest data key live (outside the database). */
+  keysFile: string;
+  /** Inline key material (JSON, same shape as the keys file); wins over `keysFile` when set. */
+  keysJson: string | undefined;
+  /** Trust X-Forwarded-* headers. Only behind a proxy that overwrites them. */
+  trustProxy: boolean;
+  /** Seed the demo user, clients and resource server into an empty database. */
+  seedDemo: boolean;
+  /** Seconds between purges of expired rows. */
+  purgeIntervalSeconds: number;
+  ttl: {
+    accessToken: number;
+    clientCredentials: number;
+    authorizationCode: number;
+    idToken: number;
+    refreshToken: number;
+    grant: number;
+    session: number;
+    interaction: number;
+  };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+const DAY = 24 * 60 * 60;
+
+function readInteger(env: Env, name: string, fallback: number, { min, max }: { min: number; max: number }): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) {
+    throw new ConfigError(`${name} must be a whole number, got ${JSON.stringify(raw)}`);
+  }
+  const value = Number(raw.trim());
+  if (value < min || value > max) {
+    throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function readBoolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const normalized = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(normalized)) return true;
+  if (['0', 'false', 'no', 'off'].includes(normalized)) return false;
+  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(raw)}`);
+}
+
+function readEnvironment(env: Env): Config['env'] {
+  const raw = env.NODE_ENV?.trim() || 'development';
+  if (raw === 'development' || raw === 'production' || raw === 'test') return raw;
+  throw new ConfigError(`NODE_ENV must be development, production or test, got ${JSON.stringify(raw)}`);
+}
+
+function readIssuer(env: Env, port: number, mode: Config['env']): string {
+  const raw = env.ISSUER?.trim() || `http://localhost:${port}`;
+  const url = URL.parse(raw);
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    throw new ConfigError(`ISSUER must be an http(s) URL, got ${JSON.stringify(raw)}`);
+  }
+  // RFC 8414 §2: the issuer has no query or fragment.
+  if (url.search || url.hash || raw.includes('#') || raw.includes('?')) {
+    throw new ConfigError(`ISSUER must not contain a query or fragment, got ${JSON.stringify(raw)}`);
+  }
+  if (mode === 'production' && url.protocol !== 'https:') {
+    throw new ConfigError('ISSUER must use https in production (RFC 9700 §2.6)');
+  }
+  // The provider appends paths to the issuer; a trailing slash would give `//auth`.
+  return raw.replace(/\/+$/, '');
+}
+
+export function parseDatabaseUrl(raw: string, synchronous: 'FULL' | 'NORMAL' = 'FULL'): DatabaseConfig {
+  if (/^postgres(ql)?:\/\//i.test(raw)) {
+    if (!URL.parse(raw)) throw new ConfigError('DATABASE_URL is not a valid postgres:// URL');
+    return { client: 'pg', connectionString: raw };
+  }
+  const match = /^sqlite:(?:\/\/)?(.+)$/i.exec(raw);
+  if (match?.[1]) {
+    const target = match[1];
+    const filename = target === ':memory:' ? ':memory:' : path.resolve(target);
+    return { client: 'sqlite', filename, synchronous };
+  }
+  throw new ConfigError(
+    `DATABASE_URL must be sqlite:<path> or postgres://user:pass@host/db, got ${JSON.stringify(raw)}`,
+  );
+}
+
+function readSynchronous(env: Env): 'FULL' | 'NORMAL' {
+  const raw = (env.SQLITE_SYNCHRONOUS?.trim() || 'FULL').toUpperCase();
+  if (raw === 'FULL' || raw === 'NORMAL') return raw;
+  throw new ConfigError(`SQLITE_SYNCHRONOUS must be FULL or NORMAL, got ${JSON.stringify(env.SQLITE_SYNCHRONOUS)}`);
+}
+
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  const mode = readEnvironment(env);
+  const port = readInteger(env, 'PORT', 3000, { min: 0, max: 65535 });
+  const database = parseDatabaseUrl(env.DATABASE_URL?.trim() || 'sqlite:data/latchkey.sqlite', readSynchronous(env));
+
+  const ttl = {
+    accessToken: readInteger(env, 'ACCESS_TOKEN_TTL', 600, { min: 10, max: DAY }),
+    clientCredentials: readInteger(env, 'CLIENT_CREDENTIALS_TTL', 600, { min: 10, max: DAY }),
+    // RFC 9700 §4.2.1 / ASVS 10.4.3: codes live a minute at most by default.
+    authorizationCode: readInteger(env, 'AUTHORIZATION_CODE_TTL', 60, { min: 5, max: 600 }),
+    idToken: readInteger(env, 'ID_TOKEN_TTL', 3600, { min: 60, max: DAY }),
+    refreshToken: readInteger(env, 'REFRESH_TOKEN_TTL', 14 * DAY, { min: 60, max: 365 * DAY }),
+    grant: readInteger(env, 'GRANT_TTL', 30 * DAY, { min: 60, max: 5 * 365 * DAY }),
+    session: readInteger(env, 'SESSION_TTL', DAY, { min: 60, max: 90 * DAY }),
+    interaction: readInteger(env, 'INTERACTION_TTL', 1800, { min: 60, max: DAY }),
+  };
+  // The grant caps every refresh token issued under it (oidc-provider ttl.Grant):
+  // a shorter grant would silently cut refresh tokens short.
+  if (ttl.grant < ttl.refreshToken) {
+    throw new ConfigError(`GRANT_TTL (${ttl.grant}) must be at least REFRESH_TOKEN_TTL (${ttl.refreshToken})`);
+  }
+
+  const config: Config = {
+    env: mode,
+    issuer: readIssuer(env, port, mode),
+    port,
+    database,
+    keysFile: path.resolve(env.KEYS_FILE?.trim() || 'data/keys.json'),
+    keysJson: env.LATCHKEY_KEYS?.trim() || undefined,
+    trustProxy: readBoolean(env, 'TRUST_PROXY', false),
+    seedDemo: readBoolean(env, 'SEED_DEMO', mode !== 'production'),
+    purgeIntervalSeconds: readInteger(env, 'PURGE_INTERVAL', 300, { min: 1, max: DAY }),
+    ttl,
+  };
+  return Object.freeze({ ...config, ttl: Object.freeze(ttl) });
+}

@@ -1,0 +1,128 @@
+// Key material kept outside the database: signing keys (JWKS), cookie signing keys and the
+// at-rest data key that digests token ids and encrypts stored payloads. A stolen database
+// alone therefore yields no usable credential and no way to forge one.
+//
+// Development: generated on first start and persisted to KEYS_FILE (mode 0600), never
+// regenerated while the file exists, so tokens survive restarts. Production: must be provided
+// (KEYS_FILE or LATCHKEY_KEYS); the server refuses to invent keys that other instances lack.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from './env.ts';
+import { ConfigError } from './env.ts';
+
+export interface SigningJwk {
+  kty: string;
+  kid: string;
+  alg: string;
+  use: 'sig';
+  [member: string]: unknown;
+}
+
+export interface KeyMaterial {
+  /** Private JWKs, newest (active) first; older ones stay published for verification. */
+  signing: SigningJwk[];
+  /** Cookie signing secrets, newest first (koa/cookies signs with the first, verifies with all). */
+  cookies: string[];
+  /** 32 random bytes, base64url: HMAC/AES key for data at rest. */
+  data: string;
+}
+
+export function generateSigningKey(): SigningJwk {
+  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = privateKey.export({ format: 'jwk' });
+  const kid = crypto.createHash('sha256').update(String(jwk.n)).digest('base64url').slice(0, 16);
+  return { ...jwk, kty: 'RSA', kid, alg: 'RS256', use: 'sig' } as SigningJwk;
+}
+
+export function generateSecret(bytes = 32): string {
+  return crypto.randomBytes(bytes).toString('base64url');
+}
+
+export function generateKeyMaterial(): KeyMaterial {
+  return { signing: [generateSigningKey()], cookies: [generateSecret()], data: generateSecret(32) };
+}
+
+function validate(raw: unknown, source: string): KeyMaterial {
+  const fail = (why: string): never => {
+    throw new ConfigError(`key material in ${source} is unusable: ${why}`);
+  };
+  if (!raw || typeof raw !== 'object') fail('not a JSON object');
+  const { signing, cookies, data } = raw as Record<string, unknown>;
+  if (!Array.isArray(signing) || signing.length === 0) fail('"signing" must be a non-empty array of private JWKs');
+  for (const key of signing as unknown[]) {
+    const jwk = key as Record<string, unknown>;
+    if (!jwk || typeof jwk.kty !== 'string' || typeof jwk.kid !== 'string' || typeof jwk.d !== 'string') {
+      fail('every signing key needs kty, kid and the private member "d"');
+    }
+  }
+  if (!Array.isArray(cookies) || cookies.length === 0 || !cookies.every((c) => typeof c === 'string' && c.length >= 32)) {
+    fail('"cookies" must be a non-empty array of secrets of at least 32 characters');
+  }
+  if (typeof data !== 'string' || Buffer.from(data, 'base64url').length !== 32) {
+    fail('"data" must be 32 bytes, base64url-encoded');
+  }
+  return raw as KeyMaterial;
+}
+
+export function writeKeyFile(file: string, material: KeyMaterial, { exclusive = false } = {}): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const body = `${JSON.stringify(material, null, 2)}\n`;
+  if (exclusive) {
+    // `wx` fails if another process created the file first; that process's keys win.
+    fs.writeFileSync(file, body, { mode: 0o600, flag: 'wx' });
+    return;
+  }
+  const temporary = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(temporary, body, { mode: 0o600 });
+  fs.renameSync(temporary, file);
+}
+
+export interface LoadedKeys {
+  material: KeyMaterial;
+  /** True when this call generated and persisted new material. */
+  generated: boolean;
+}
+
+export function loadKeyMaterial(config: Pick<Config, 'env' | 'keysFile' | 'keysJson'>): LoadedKeys {
+  if (config.keysJson) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(config.keysJson);
+    } catch {
+      throw new ConfigError('LATCHKEY_KEYS is not valid JSON');
+    }
+    return { material: validate(parsed, 'LATCHKEY_KEYS'), generated: false };
+  }
+
+  if (fs.existsSync(config.keysFile)) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(fs.readFileSync(config.keysFile, 'utf8'));
+    } catch (error) {
+      throw new ConfigError(`cannot read KEYS_FILE ${config.keysFile}: ${(error as Error).message}`);
+    }
+    return { material: validate(parsed, config.keysFile), generated: false };
+  }
+
+  if (config.env === 'production') {
+    throw new ConfigError(
+      `no key material: set LATCHKEY_KEYS or provide KEYS_FILE (${config.keysFile}); ` +
+        'generate one with `npx latchkey keys init`',
+    );
+  }
+
+  const material = generateKeyMaterial();
+  try {
+    writeKeyFile(config.keysFile, material, { exclusive: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return loadKeyMaterial(config);
+    throw error;
+  }
+  return { material, generated: true };
+}
+
+/** A short public fingerprint of the data key, stored in the database to detect a key mix-up. */
+export function dataKeyFingerprint(material: KeyMaterial): string {
+  return crypto.createHash('sha256').update(`latchkey-data-key:${material.data}`).digest('base64url').slice(0, 22);
+}

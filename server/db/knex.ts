@@ -1,0 +1,69 @@
+// Knex factory for the two supported stores. SQLite runs in WAL mode with a busy timeout and,
+// by default, synchronous=FULL: a write acknowledged to a client survives power loss.
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DatabaseConfig } from '../config/env.ts';
+
+// int8 columns (epoch milliseconds) come back from pg as strings unless told otherwise;
+// our values stay far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10));
+
+const BUSY_TIMEOUT_MS = 5000;
+
+interface SqliteConnection {
+  run(sql: string, callback: (error: Error | null) => void): void;
+}
+
+function runPragmas(connection: SqliteConnection, pragmas: string[], done: (error: Error | null, connection: unknown) => void) {
+  const [first, ...rest] = pragmas;
+  if (!first) return done(null, connection);
+  connection.run(first, (error) => (error ? done(error, connection) : runPragmas(connection, rest, done)));
+}
+
+export function createDatabase(config: DatabaseConfig): Knex {
+  if (config.client === 'pg') {
+    return knexFactory({
+      client: 'pg',
+      connection: config.connectionString,
+      pool: { min: 0, max: 10 },
+    });
+  }
+
+  if (config.filename !== ':memory:') {
+    fs.mkdirSync(path.dirname(config.filename), { recursive: true });
+  }
+  return knexFactory({
+    client: 'sqlite3',
+    connection: { filename: config.filename },
+    useNullAsDefault: true,
+    // One connection: SQLite serialises writers anyway, and one connection means no
+    // SQLITE_BUSY between our own requests. Other processes (the CLI) wait on busy_timeout.
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate: (connection: SqliteConnection, done: (error: Error | null, connection: unknown) => void) =>
+        runPragmas(
+          connection,
+          [
+            `PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`,
+            'PRAGMA journal_mode = WAL',
+            `PRAGMA synchronous = ${config.synchronous}`,
+            'PRAGMA foreign_keys = ON',
+          ],
+          done,
+        ),
+    },
+  });
+}
+
+export function isPostgres(db: Knex): boolean {
+  return db.client.config.client === 'pg';
+}
+
+/** Rows from `db.raw`, whichever driver answered. */
+export function rowsOf<T>(result: unknown): T[] {
+  if (Array.isArray(result)) return result as T[];
+  return ((result as { rows?: T[] }).rows ?? []) as T[];
+}

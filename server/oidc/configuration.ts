@@ -1,0 +1,191 @@
+// oidc-provider configuration, one decision per line. See ../shared/OIDC-PROVIDER-NOTES.md for
+// the defaults this overrides and why each one would break a promise if left alone.
+import crypto from 'node:crypto';
+import type { Adapter, Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import { errors } from 'oidc-provider';
+import type { Config } from '../config/env.ts';
+import type { KeyMaterial } from '../config/keys.ts';
+import type { Accounts } from '../services/accounts.ts';
+import { claimsFor } from '../services/accounts.ts';
+import type { ResourceCatalog } from '../services/resources.ts';
+import { OIDC_SCOPES } from '../services/resources.ts';
+import type { Views } from '../http/views.ts';
+import { createResourceIndicatorHooks, validateResourceScopesMetadata } from './scope-policy.ts';
+import { createIntrospectionPolicy, createRevocationPolicy } from './token-policies.ts';
+import { createErrorPage, createLogoutPages } from './pages.ts';
+
+export interface ConfigurationDeps {
+  config: Readonly<Config>;
+  keys: KeyMaterial;
+  adapter: (model: string) => Adapter;
+  accounts: Accounts;
+  catalog: ResourceCatalog;
+  views: Views;
+  /** Grants this user already gave this client in earlier sessions (newest first). */
+  findEarlierGrantId: (accountId: string, clientId: string) => Promise<string | undefined>;
+  /** Whether an operator has verified the client (dynamically registered ones start unverified). */
+  isVerifiedClient: (clientId: string) => Promise<boolean>;
+}
+
+type Ctx = KoaContextWithOIDC;
+
+export const EXTRA_CLIENT_METADATA = ['resource_scopes'];
+
+export function buildConfiguration(deps: ConfigurationDeps): Configuration {
+  const { config, keys, accounts, catalog, views } = deps;
+  const secureCookies = config.issuer.startsWith('https:');
+  const resourceIndicators = createResourceIndicatorHooks(catalog);
+  const { logoutSource, postLogoutSuccessSource } = createLogoutPages(views);
+
+  const configuration = {
+    adapter: deps.adapter,
+    jwks: { keys: keys.signing },
+
+    async findAccount(_ctx: Ctx, sub: string) {
+      const user = await accounts.findById(sub);
+      // A removed or disabled user ends every refresh (OIDC-PROVIDER-NOTES: findAccount → undefined).
+      if (!user || user.disabled) return undefined;
+      return {
+        accountId: user.id,
+        async claims(_use: string, scope: string) {
+          return claimsFor(user, new Set(scope.split(' ')));
+        },
+      };
+    },
+
+    claims: {
+      openid: ['sub'],
+      profile: ['name'],
+      email: ['email', 'email_verified'],
+    },
+    scopes: [...OIDC_SCOPES],
+
+    // Authorization code only: no implicit or hybrid flows (RFC 9700 §2.1.2), and oidc-provider
+    // has no password grant at all.
+    responseTypes: ['code'],
+    // RFC 9700 §2.1.1: PKCE for every client, confidential ones included. S256 is the only method.
+    pkce: { required: () => true },
+    // Exact redirect URI match on every request, even for clients with one registered URI.
+    allowOmittingSingleRegisteredRedirectUri: false,
+
+    // client_secret_jwt needs the raw secret as an HMAC key; we keep secrets sealed and off that path.
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    enabledJWA: {
+      clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+    },
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+    },
+
+    // Every client with the refresh_token grant gets one; offline_access only decides whether
+    // it outlives the login session (expiresWithSession, the library default).
+    async issueRefreshToken(_ctx: Ctx, client: { grantTypeAllowed(type: string): boolean }) {
+      return client.grantTypeAllowed('refresh_token');
+    },
+    // RFC 9700 §4.14.2: rotate on every use, for confidential clients too.
+    rotateRefreshToken: () => true,
+
+    async loadExistingGrant(ctx: Ctx) {
+      const { oidc } = ctx;
+      const client = oidc.client;
+      if (!client) return undefined;
+      const grantId = oidc.result?.consent?.grantId || oidc.session?.grantIdFor(client.clientId);
+      if (grantId) return oidc.provider.Grant.find(grantId);
+      // What the user approved in an earlier session is not asked again, except for clients
+      // nobody has verified: those always show the consent page (consent phishing, RFC 9700 §4.11).
+      const accountId = oidc.session?.accountId;
+      if (!accountId || !(await deps.isVerifiedClient(client.clientId))) return undefined;
+      const earlier = await deps.findEarlierGrantId(accountId, client.clientId);
+      return earlier ? oidc.provider.Grant.find(earlier) : undefined;
+    },
+
+    cookies: {
+      keys: keys.cookies,
+      names: secureCookies
+        ? { session: '__Host-latchkey.session', interaction: '__Secure-latchkey.interaction', resume: '__Secure-latchkey.resume' }
+        : { session: 'latchkey.session', interaction: 'latchkey.interaction', resume: 'latchkey.resume' },
+      long: { httpOnly: true, sameSite: 'lax', secure: secureCookies },
+      short: { httpOnly: true, sameSite: 'lax', secure: secureCookies },
+    },
+
+    interactions: {
+      url: (_ctx: Ctx, interaction: { uid: string }) => `/interaction/${interaction.uid}`,
+    },
+
+    features: {
+      // Development-only login that accepts anyone: never.
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true, allowedPolicy: createIntrospectionPolicy(catalog) },
+      revocation: { enabled: true, allowedPolicy: createRevocationPolicy(catalog) },
+      resourceIndicators,
+      userinfo: { enabled: true },
+      registration: {
+        enabled: true,
+        initialAccessToken: true,
+        issueRegistrationAccessToken: true,
+        idFactory: () => `dyn_${crypto.randomBytes(12).toString('base64url')}`,
+        // 256 bits, server-generated.
+        secretFactory: async () => crypto.randomBytes(32).toString('base64url'),
+      },
+      registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
+      rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+      claimsParameter: { enabled: false },
+      requestObjects: { enabled: false },
+    },
+
+    extraClientMetadata: {
+      properties: EXTRA_CLIENT_METADATA,
+      validator(ctx: Ctx | undefined, key: string, value: unknown, metadata: Record<string, unknown>) {
+        if (key !== 'resource_scopes') return;
+        const problem = validateResourceScopesMetadata(catalog.snapshot, value);
+        if (problem) throw new errors.InvalidClientMetadata(problem);
+        const route = ctx?.oidc?.route;
+        const selfRegistered = route === 'registration' || route === 'client_update';
+        const grantTypes = metadata.grant_types as string[] | undefined;
+        // A self-registered client's allow-list is its own claim; without a user's consent in
+        // the loop (client_credentials) it would be a key to every API. Operators create
+        // service clients with the CLI.
+        if (selfRegistered && grantTypes?.includes('client_credentials')) {
+          throw new errors.InvalidClientMetadata('client_credentials is not available to dynamically registered clients');
+        }
+      },
+    },
+
+    // CORS only where a browser-based public client needs it (the library's rule, made explicit).
+    clientBasedCORS(ctx: Ctx, origin: string, client: { clientAuthMethod: string; redirectUris: string[] }) {
+      if (origin === 'null') return false;
+      if (ctx.oidc.route === 'userinfo' || client.clientAuthMethod === 'none') {
+        return client.redirectUris.some((uri) => URL.parse(uri)?.origin === origin);
+      }
+      return false;
+    },
+
+    ttl: {
+      AccessToken: (_ctx: Ctx, token: { resourceServer?: { accessTokenTTL?: number } }) =>
+        token.resourceServer?.accessTokenTTL ?? config.ttl.accessToken,
+      ClientCredentials: (_ctx: Ctx, token: { resourceServer?: { accessTokenTTL?: number } }) =>
+        token.resourceServer?.accessTokenTTL ?? config.ttl.clientCredentials,
+      AuthorizationCode: config.ttl.authorizationCode,
+      IdToken: config.ttl.idToken,
+      RefreshToken: config.ttl.refreshToken,
+      // Caps every refresh token under the grant; rotation never extends it.
+      Grant: config.ttl.grant,
+      Session: config.ttl.session,
+      Interaction: config.ttl.interaction,
+    },
+
+    renderError: createErrorPage(views),
+
+    discovery: {
+      service_documentation: `${config.issuer}/`,
+    },
+  };
+
+  return configuration as unknown as Configuration;
+}

@@ -1,0 +1,63 @@
+// Pages the provider renders itself (errors, logout), drawn with our views so they carry the
+// same look, no third-party content and no inline script (RFC 9700 §4.2.4; T25/T26).
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { Views } from '../http/views.ts';
+import { allowFormAction } from '../http/security-headers.ts';
+import type { Context } from 'koa';
+
+type Ctx = KoaContextWithOIDC;
+
+const FRIENDLY: Record<string, string> = {
+  invalid_request: 'The app sent a request this server cannot accept.',
+  invalid_client: 'The app that sent you here is not registered with this server.',
+  invalid_redirect_uri: 'The app asked to send you back to an address it has not registered, so you were not sent there.',
+  unauthorized_client: 'This app is not allowed to make this request.',
+  unsupported_response_type: 'The app asked for a kind of response this server does not give.',
+  invalid_scope: 'The app asked for a permission that does not exist or that it may not ask for.',
+  invalid_target: 'The app asked for access to a service it may not use.',
+  access_denied: 'Access was not granted.',
+  server_error: 'Something went wrong on our side. Please try again in a moment.',
+  temporarily_unavailable: 'The service is busy. Please try again in a moment.',
+};
+
+export function explainError(error: string): string {
+  return FRIENDLY[error] ?? 'The request could not be completed.';
+}
+
+export function createErrorPage(views: Views) {
+  return async function renderError(ctx: Ctx, out: { error: string; error_description?: string }) {
+    ctx.type = 'html';
+    ctx.body = await views.render('error', {
+      title: 'Something went wrong',
+      error: out.error,
+      description: out.error_description,
+      explanation: explainError(out.error),
+    });
+  };
+}
+
+export function createLogoutPages(views: Views) {
+  return {
+    async logoutSource(ctx: Ctx, form: string) {
+      const client = ctx.oidc.client;
+      const redirect = ctx.oidc.params?.post_logout_redirect_uri;
+      if (typeof redirect === 'string') allowFormAction(ctx as unknown as Context, redirect);
+      ctx.type = 'html';
+      ctx.body = await views.render('logout', {
+        title: 'Sign out',
+        // Built by oidc-provider: a hidden form carrying its own anti-CSRF value.
+        providerForm: form,
+        clientName: client ? (client.clientName ?? client.clientId) : undefined,
+      });
+    },
+
+    async postLogoutSuccessSource(ctx: Ctx) {
+      const client = ctx.oidc.client;
+      ctx.type = 'html';
+      ctx.body = await views.render('logged-out', {
+        title: 'Signed out',
+        clientName: client ? (client.clientName ?? client.clientId) : undefined,
+      });
+    },
+  };
+}

@@ -1,0 +1,33 @@
+// Builds the oidc-provider instance from its dependencies.
+import Provider, { errors } from 'oidc-provider';
+import type { AdapterErrors } from '../../adapters/knex-adapter.ts';
+import { buildConfiguration, type ConfigurationDeps } from './configuration.ts';
+import type { Logger } from '../log.ts';
+
+const SINGLE_USE_LABEL: Record<string, string> = {
+  AuthorizationCode: 'authorization code',
+  RefreshToken: 'refresh token',
+  DeviceCode: 'device code',
+  BackchannelAuthenticationRequest: 'backchannel authentication request',
+  PreAuthorizedCode: 'pre-authorized code',
+};
+
+/** Storage refusals as protocol errors: a lost race is the client's `invalid_grant`, never a 500. */
+export const adapterErrors: AdapterErrors = {
+  alreadyConsumed(model) {
+    const label = SINGLE_USE_LABEL[model];
+    return label ? new errors.InvalidGrant(`${label} already used`) : new errors.InvalidRequest('request already used');
+  },
+  replayed() {
+    return new errors.InvalidRequest('a single-use value was presented more than once');
+  },
+};
+
+export function createProvider(deps: ConfigurationDeps & { log: Logger }): Provider {
+  const provider = new Provider(deps.config.issuer, buildConfiguration(deps));
+  provider.proxy = deps.config.trustProxy;
+
+  // Internal failures are logged here with their cause; clients only ever see `server_error`.
+  provider.on('server_error', (_ctx, error) => deps.log.error('provider server_error', error));
+  return provider;
+}

@@ -1,0 +1,171 @@
+// Login and consent pages. These routes only translate: prompt → page, form → interaction result.
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import { errors } from 'oidc-provider';
+import type { Accounts } from '../services/accounts.ts';
+import type { ResourceCatalog } from '../services/resources.ts';
+import type { Views } from '../http/views.ts';
+import type { Csrf } from '../http/csrf.ts';
+import { allowFormAction } from '../http/security-headers.ts';
+import { field, formBody } from '../http/body.ts';
+import { describeClient, consentGroups } from './consent-view.ts';
+
+export interface InteractionDeps {
+  provider: Provider;
+  accounts: Accounts;
+  catalog: ResourceCatalog;
+  views: Views;
+  csrf: Csrf;
+  isVerifiedClient: (clientId: string) => Promise<boolean>;
+}
+
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+class PageError extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    readonly explanation: string,
+  ) {
+    super(error);
+  }
+}
+
+export function interactionRoutes(deps: InteractionDeps): Router {
+  const { provider, accounts, views, csrf } = deps;
+  const router = new Router();
+
+  /** The interaction this browser is in, checked against the URL it is acting on. */
+  async function load(ctx: Context): Promise<Details> {
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    if (details.uid !== ctx.params.uid) {
+      throw new PageError(400, 'invalid_request', 'This page does not belong to the sign-in you are in. Start again from the app.');
+    }
+    const redirectUri = details.params.redirect_uri;
+    // The forms end in a redirect to the client's (already validated) redirect_uri.
+    if (typeof redirectUri === 'string') allowFormAction(ctx, redirectUri);
+    return details;
+  }
+
+  function requireCsrf(ctx: Context, details: Details) {
+    if (!csrf.verify(`interaction:${details.uid}`, field(ctx.request.body, 'csrf'))) {
+      throw new PageError(403, 'invalid_request', 'This form has expired or did not come from this site. Go back to the app and start again.');
+    }
+  }
+
+  async function finish(ctx: Context, result: Parameters<Provider['interactionResult']>[2], merge: boolean) {
+    const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+    // RFC 9700 §4.12: 303 after a POST so the browser does not re-send the credentials.
+    ctx.status = 303;
+    ctx.redirect(returnTo);
+  }
+
+  async function renderLogin(ctx: Context, details: Details, extra: { error?: string; email?: string } = {}, status = 200) {
+    const client = await provider.Client.find(String(details.params.client_id));
+    const loginHint = typeof details.params.login_hint === 'string' ? details.params.login_hint : undefined;
+    await views.respond(
+      ctx,
+      'login',
+      {
+        title: 'Sign in',
+        uid: details.uid,
+        csrf: csrf.tokenFor(`interaction:${details.uid}`),
+        client: client ? describeClient(client) : undefined,
+        email: extra.email ?? loginHint ?? '',
+        error: extra.error,
+      },
+      status,
+    );
+  }
+
+  router.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      if (error instanceof PageError) {
+        await views.respond(ctx, 'error', { title: 'Something went wrong', error: error.error, explanation: error.explanation }, error.status);
+      } else if (error instanceof errors.SessionNotFound) {
+        await views.respond(
+          ctx,
+          'error',
+          {
+            title: 'Sign-in expired',
+            error: 'session_expired',
+            explanation: 'This sign-in request has expired or was already completed. Go back to the app and try again.',
+          },
+          400,
+        );
+      } else {
+        throw error;
+      }
+    }
+  });
+
+  router.get('/interaction/:uid', async (ctx) => {
+    const details = await load(ctx);
+    if (details.prompt.name === 'login') return renderLogin(ctx, details);
+    if (details.prompt.name !== 'consent') {
+      throw new PageError(400, 'invalid_request', 'This sign-in step is not supported.');
+    }
+    const clientId = String(details.params.client_id);
+    const client = await provider.Client.find(clientId);
+    if (!client) throw new PageError(400, 'invalid_client', 'The app that sent you here is no longer registered.');
+    const user = details.session?.accountId ? await accounts.findById(details.session.accountId) : undefined;
+    await views.respond(ctx, 'consent', {
+      title: `Allow ${client.clientName ?? clientId}?`,
+      uid: details.uid,
+      csrf: csrf.tokenFor(`interaction:${details.uid}`),
+      client: describeClient(client),
+      verified: await deps.isVerifiedClient(clientId),
+      user: user ? { email: user.email, name: user.name } : undefined,
+      groups: consentGroups(details.prompt.details, await deps.catalog.current()),
+    });
+  });
+
+  router.post('/interaction/:uid/login', formBody, async (ctx) => {
+    const details = await load(ctx);
+    requireCsrf(ctx, details);
+    if (details.prompt.name !== 'login') throw new PageError(400, 'invalid_request', 'You are already signed in. Go back to the app.');
+    const email = field(ctx.request.body, 'email')?.trim() ?? '';
+    const password = field(ctx.request.body, 'password') ?? '';
+    const user = email && password ? await accounts.authenticate(email, password) : undefined;
+    if (!user) {
+      // One message for unknown email and wrong password: no account enumeration.
+      return renderLogin(ctx, details, { error: 'Incorrect email or password.', email }, 401);
+    }
+    await finish(ctx, { login: { accountId: user.id, amr: ['pwd'], remember: true } }, false);
+  });
+
+  router.post('/interaction/:uid/consent', formBody, async (ctx) => {
+    const details = await load(ctx);
+    requireCsrf(ctx, details);
+    if (details.prompt.name !== 'consent') throw new PageError(400, 'invalid_request', 'There is nothing to approve on this request.');
+    const accountId = details.session?.accountId;
+    if (!accountId) throw new errors.SessionNotFound('no signed-in user for this interaction');
+    const clientId = String(details.params.client_id);
+    const missing = details.prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
+
+    const grant = (details.grantId ? await provider.Grant.find(details.grantId) : undefined) ?? new provider.Grant({ accountId, clientId });
+    if (missing.missingOIDCScope?.length) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims?.length) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    const grantId = await grant.save();
+    await finish(ctx, { consent: { grantId } }, true);
+  });
+
+  // Deny on the consent page, or cancel on the login page: the app receives access_denied.
+  router.post('/interaction/:uid/abort', formBody, async (ctx) => {
+    const details = await load(ctx);
+    requireCsrf(ctx, details);
+    await finish(ctx, { error: 'access_denied', error_description: 'The user did not grant access' }, false);
+  });
+
+  return router;
+}

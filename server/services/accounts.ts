@@ -1,0 +1,119 @@
+// End-user accounts: creation, password login and the claims oidc-provider releases.
+import crypto from 'node:crypto';
+import type { Knex } from 'knex';
+import { dummyPasswordHash, hashPassword, verifyPassword } from './passwords.ts';
+
+export interface User {
+  id: string;
+  email: string;
+  name: string | null;
+  emailVerified: boolean;
+  createdAt: number;
+  disabled: boolean;
+}
+
+interface UserRow {
+  id: string;
+  email: string;
+  name: string | null;
+  email_verified: boolean | number;
+  password_hash: string;
+  created_at: number;
+  disabled_at: number | null;
+}
+
+export class AccountError extends Error {
+  override name = 'AccountError';
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+export const MIN_PASSWORD_LENGTH = 8;
+const MAX_PASSWORD_LENGTH = 1024;
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    emailVerified: Boolean(row.email_verified),
+    createdAt: Number(row.created_at),
+    disabled: row.disabled_at !== null && row.disabled_at !== undefined,
+  };
+}
+
+export interface NewUser {
+  email: string;
+  password: string;
+  name?: string | undefined;
+  emailVerified?: boolean | undefined;
+}
+
+export function createAccounts(db: Knex, now: () => number = Date.now) {
+  async function findRow(where: Partial<UserRow>) {
+    return db<UserRow>('users').where(where).first();
+  }
+
+  return {
+    async create({ email, password, name, emailVerified = false }: NewUser): Promise<User> {
+      const normalized = normalizeEmail(email);
+      if (!EMAIL.test(normalized) || normalized.length > 320) throw new AccountError(`not an email address: ${email}`);
+      if (password.length < MIN_PASSWORD_LENGTH) {
+        throw new AccountError(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`);
+      }
+      if (password.length > MAX_PASSWORD_LENGTH) throw new AccountError('the password is too long');
+      if (await findRow({ email: normalized })) throw new AccountError(`a user with email ${normalized} already exists`);
+      const row: UserRow = {
+        // Users' subject identifiers are UUIDs, a namespace no client id can take (RFC 9700 §4.15).
+        id: crypto.randomUUID(),
+        email: normalized,
+        name: name?.trim() || null,
+        email_verified: emailVerified,
+        password_hash: await hashPassword(password),
+        created_at: now(),
+        disabled_at: null,
+      };
+      await db('users').insert(row);
+      return toUser(row);
+    },
+
+    async findById(id: string): Promise<User | undefined> {
+      const row = await findRow({ id });
+      return row ? toUser(row) : undefined;
+    },
+
+    async findByEmail(email: string): Promise<User | undefined> {
+      const row = await findRow({ email: normalizeEmail(email) });
+      return row ? toUser(row) : undefined;
+    },
+
+    /** The user for these credentials, or undefined; same work whether or not the email exists. */
+    async authenticate(email: string, password: string): Promise<User | undefined> {
+      const row = email.length <= 320 && password.length <= MAX_PASSWORD_LENGTH ? await findRow({ email: normalizeEmail(email) }) : undefined;
+      const hash = row?.password_hash ?? (await dummyPasswordHash);
+      const valid = await verifyPassword(password.slice(0, MAX_PASSWORD_LENGTH), hash);
+      if (!row || !valid || row.disabled_at !== null) return undefined;
+      return toUser(row);
+    },
+
+    async setDisabled(id: string, disabled: boolean): Promise<boolean> {
+      return (await db('users').where({ id }).update({ disabled_at: disabled ? now() : null })) > 0;
+    },
+  };
+}
+
+export type Accounts = ReturnType<typeof createAccounts>;
+
+/** Standard claims for a user, keyed by the scope that releases them (OpenID Connect Core §5.4). */
+export function claimsFor(user: User, scopes: Set<string>): Record<string, unknown> {
+  const claims: Record<string, unknown> = { sub: user.id };
+  if (scopes.has('profile')) claims.name = user.name ?? undefined;
+  if (scopes.has('email')) {
+    claims.email = user.email;
+    claims.email_verified = user.emailVerified;
+  }
+  return claims;
+}

@@ -1,0 +1,236 @@
+// Resource servers (the APIs tokens are for) and the scopes each one defines.
+//
+// Each resource server is also an OAuth client of kind `resource_server`: it authenticates with
+// those credentials to call introspection, and learns only about tokens whose audience it is.
+import crypto from 'node:crypto';
+import type { Knex } from 'knex';
+import type { ClientStore } from '../../adapters/client-store.ts';
+
+export type TokenFormat = 'opaque' | 'jwt';
+
+export interface ScopeDefinition {
+  scope: string;
+  description: string;
+}
+
+export interface ResourceServer {
+  /** The resource indicator (RFC 8707): an absolute URI without fragment; the tokens' `aud`. */
+  id: string;
+  name: string;
+  tokenFormat: TokenFormat;
+  accessTokenTtl: number;
+  introspectionClientId: string | null;
+  scopes: ScopeDefinition[];
+}
+
+export class ResourceError extends Error {
+  override name = 'ResourceError';
+}
+
+// RFC 6749 §3.3 scope-token characters, minus the space; kept short for the consent page.
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
+/** Scopes oidc-provider treats as OpenID Connect scopes; resource servers may not redefine them. */
+export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email'] as const;
+
+export function validateResourceIdentifier(id: string): string {
+  const url = URL.parse(id);
+  if (!url || id.includes('#')) {
+    throw new ResourceError(`a resource identifier must be an absolute URI without a fragment (RFC 8707 §2), got ${JSON.stringify(id)}`);
+  }
+  if (id.length > 255) throw new ResourceError('a resource identifier may have at most 255 characters');
+  return id;
+}
+
+export function validateScopeToken(scope: string): string {
+  if (!SCOPE_TOKEN.test(scope)) throw new ResourceError(`invalid scope ${JSON.stringify(scope)} (RFC 6749 §3.3)`);
+  if ((OIDC_SCOPES as readonly string[]).includes(scope)) {
+    throw new ResourceError(`${scope} is an OpenID Connect scope and cannot belong to a resource server`);
+  }
+  return scope;
+}
+
+interface ResourceRow {
+  id: string;
+  name: string;
+  token_format: TokenFormat;
+  access_token_ttl: number;
+  introspection_client_id: string | null;
+}
+
+async function loadAll(db: Knex): Promise<ResourceServer[]> {
+  const [resources, scopes] = await Promise.all([
+    db<ResourceRow>('resource_servers').orderBy('created_at').orderBy('id'),
+    db<{ resource_id: string; scope: string; description: string }>('resource_scopes').orderBy('scope'),
+  ]);
+  return resources.map((row) => ({
+    id: row.id,
+    name: row.name,
+    tokenFormat: row.token_format,
+    accessTokenTtl: Number(row.access_token_ttl),
+    introspectionClientId: row.introspection_client_id,
+    scopes: scopes.filter((s) => s.resource_id === row.id).map(({ scope, description }) => ({ scope, description })),
+  }));
+}
+
+/** An immutable view of all resource servers, indexed for the lookups the provider needs. */
+export class ResourceSnapshot {
+  readonly #byId: Map<string, ResourceServer>;
+  readonly #byScope: Map<string, ResourceServer>;
+  readonly #byIntrospectionClient: Map<string, ResourceServer>;
+
+  constructor(readonly all: readonly ResourceServer[]) {
+    this.#byId = new Map(all.map((r) => [r.id, r]));
+    this.#byScope = new Map(all.flatMap((r) => r.scopes.map((s) => [s.scope, r] as const)));
+    this.#byIntrospectionClient = new Map(
+      all.filter((r) => r.introspectionClientId).map((r) => [r.introspectionClientId as string, r]),
+    );
+  }
+
+  get(id: string): ResourceServer | undefined {
+    return this.#byId.get(id);
+  }
+
+  /** The resource server that defines this scope (scopes are unique across resource servers). */
+  ownerOf(scope: string): ResourceServer | undefined {
+    return this.#byScope.get(scope);
+  }
+
+  describe(scope: string): string | undefined {
+    return this.ownerOf(scope)?.scopes.find((s) => s.scope === scope)?.description;
+  }
+
+  forIntrospectionClient(clientId: string): ResourceServer | undefined {
+    return this.#byIntrospectionClient.get(clientId);
+  }
+}
+
+/**
+ * Resource servers change rarely and are read on every token request, so they are held in
+ * memory. Changes made elsewhere (the CLI, another instance) are picked up within `maxAgeMs`;
+ * changes made through this process's catalog are visible at once.
+ */
+export class ResourceCatalog {
+  #snapshot = new ResourceSnapshot([]);
+  #loadedAt = -Infinity;
+  #loading: Promise<ResourceSnapshot> | undefined;
+
+  constructor(
+    private readonly db: Knex,
+    private readonly maxAgeMs = 1000,
+  ) {}
+
+  /** The last loaded snapshot, without I/O (for synchronous hooks such as metadata validators). */
+  get snapshot(): ResourceSnapshot {
+    return this.#snapshot;
+  }
+
+  async current(): Promise<ResourceSnapshot> {
+    if (performance.now() - this.#loadedAt < this.maxAgeMs) return this.#snapshot;
+    return this.reload();
+  }
+
+  async reload(): Promise<ResourceSnapshot> {
+    this.#loading ??= loadAll(this.db)
+      .then((all) => {
+        this.#snapshot = new ResourceSnapshot(all);
+        this.#loadedAt = performance.now();
+        return this.#snapshot;
+      })
+      .finally(() => {
+        this.#loading = undefined;
+      });
+    return this.#loading;
+  }
+}
+
+export interface NewResourceServer {
+  id: string;
+  name?: string | undefined;
+  scopes: ScopeDefinition[];
+  tokenFormat?: TokenFormat | undefined;
+  accessTokenTtl?: number | undefined;
+  /** Defaults to a generated `rs_...` id. */
+  introspectionClientId?: string | undefined;
+}
+
+export interface CreatedResourceServer {
+  resource: ResourceServer;
+  /** Shown once: the resource server's credentials for the introspection endpoint. */
+  clientId: string;
+  clientSecret: string;
+}
+
+export function createResourceAdmin(db: Knex, clients: ClientStore, defaults: { accessTokenTtl: number }) {
+  return {
+    list: () => loadAll(db),
+
+    async add(input: NewResourceServer): Promise<CreatedResourceServer> {
+      const id = validateResourceIdentifier(input.id);
+      if (input.scopes.length === 0) throw new ResourceError('a resource server needs at least one scope');
+      const scopes = input.scopes.map((s) => ({ scope: validateScopeToken(s.scope), description: s.description.trim() }));
+      const duplicate = scopes.find((s, i) => scopes.findIndex((t) => t.scope === s.scope) !== i);
+      if (duplicate) throw new ResourceError(`scope ${duplicate.scope} is listed twice`);
+      const tokenFormat = input.tokenFormat ?? 'opaque';
+      if (tokenFormat !== 'opaque' && tokenFormat !== 'jwt') throw new ResourceError('the token format must be opaque or jwt');
+      const accessTokenTtl = input.accessTokenTtl ?? defaults.accessTokenTtl;
+      if (!Number.isInteger(accessTokenTtl) || accessTokenTtl < 10 || accessTokenTtl > 86400) {
+        throw new ResourceError('the access token lifetime must be between 10 and 86400 seconds');
+      }
+      const name = input.name?.trim() || new URL(id).host || id;
+
+      const clientId = input.introspectionClientId ?? `rs_${crypto.randomBytes(12).toString('base64url')}`;
+      const clientSecret = crypto.randomBytes(32).toString('base64url');
+
+      await db.transaction(async (trx) => {
+        if (await trx('resource_servers').where({ id }).first()) {
+          throw new ResourceError(`resource server ${id} already exists`);
+        }
+        if (await trx('clients').where({ client_id: clientId }).first()) {
+          throw new ResourceError(`client id ${clientId} is already taken`);
+        }
+        const taken = await trx('resource_scopes').whereIn('scope', scopes.map((s) => s.scope)).first();
+        if (taken) throw new ResourceError(`scope ${taken.scope} already belongs to ${taken.resource_id}`);
+        await clients.insert(
+          {
+            metadata: {
+              client_id: clientId,
+              client_secret: clientSecret,
+              client_name: `${name} (resource server)`,
+              // A resource server only calls introspection and revocation: no flows of its own.
+              grant_types: [],
+              response_types: [],
+              redirect_uris: [],
+              token_endpoint_auth_method: 'client_secret_basic',
+            },
+            kind: 'resource_server',
+            source: 'cli',
+            verified: true,
+          },
+          trx,
+        );
+        await trx('resource_servers').insert({
+          id,
+          name,
+          token_format: tokenFormat,
+          access_token_ttl: accessTokenTtl,
+          introspection_client_id: clientId,
+          created_at: Date.now(),
+        });
+        await trx('resource_scopes').insert(scopes.map((s) => ({ resource_id: id, ...s })));
+      });
+
+      const resource = (await loadAll(db)).find((r) => r.id === id) as ResourceServer;
+      return { resource, clientId, clientSecret };
+    },
+
+    async remove(id: string): Promise<boolean> {
+      const row = await db<ResourceRow>('resource_servers').where({ id }).first();
+      if (!row) return false;
+      await db('resource_servers').where({ id }).delete();
+      if (row.introspection_client_id) await clients.remove(row.introspection_client_id);
+      return true;
+    },
+  };
+}
+
+export type ResourceAdmin = ReturnType<typeof createResourceAdmin>;
