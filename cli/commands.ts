@@ -1,0 +1,212 @@
+// The operator commands. Each takes parsed options and a context; none prints secrets twice:
+// a client or resource secret is shown once, at creation, and stored only sealed.
+import type { Knex } from 'knex';
+import type { Config } from '../server/config/env.ts';
+import type { KeyMaterial } from '../server/config/keys.ts';
+import type { Management } from '../server/management.ts';
+import type { Output } from './output.ts';
+import { table, UsageError } from './output.ts';
+import { GRANT_TYPES, type GrantType } from '../server/services/clients.ts';
+import type { TokenFormat } from '../server/services/resources.ts';
+
+export interface CommandContext {
+  config: Readonly<Config>;
+  keys: KeyMaterial;
+  db: Knex;
+  management: Management;
+  out: Output;
+  /** Builds the provider (only the commands that mint provider tokens need it). */
+  provider(): Promise<import('oidc-provider').default>;
+}
+
+export type Values = Record<string, string | boolean | string[] | undefined>;
+
+function required(values: Values, name: string): string {
+  const value = values[name];
+  if (typeof value !== 'string' || value.trim() === '') throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+function optional(values: Values, name: string): string | undefined {
+  const value = values[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function list(values: Values, name: string): string[] {
+  const value = values[name];
+  if (Array.isArray(value)) return value;
+  return typeof value === 'string' ? [value] : [];
+}
+
+export async function userAdd(values: Values, { management, out }: CommandContext) {
+  const user = await management.accounts.create({
+    email: required(values, 'email'),
+    password: required(values, 'password'),
+    name: optional(values, 'name'),
+    emailVerified: values['email-verified'] === true,
+  });
+  out.result({ id: user.id, email: user.email, name: user.name }, `created user ${user.email} (${user.id})`);
+}
+
+function parseGrantTypes(raw: string | undefined): GrantType[] | undefined {
+  if (raw === undefined) return undefined;
+  const types = raw.split(/[\s,]+/).filter(Boolean);
+  const unknown = types.find((t) => !(GRANT_TYPES as readonly string[]).includes(t));
+  if (unknown) throw new UsageError(`unknown grant type ${unknown}; choose from: ${GRANT_TYPES.join(' ')}`);
+  return types as GrantType[];
+}
+
+export async function clientAdd(values: Values, { management, out }: CommandContext) {
+  const created = await management.clients.add({
+    name: required(values, 'name'),
+    redirectUris: list(values, 'redirect-uri'),
+    public: values.public === true,
+    native: values.native === true,
+    scope: optional(values, 'scope'),
+    resources: list(values, 'resource'),
+    grantTypes: parseGrantTypes(optional(values, 'grant-types')),
+    logoUri: optional(values, 'logo-uri'),
+    clientUri: optional(values, 'client-uri'),
+    policyUri: optional(values, 'policy-uri'),
+    tosUri: optional(values, 'tos-uri'),
+  });
+  const lines = [`client_id:     ${created.clientId}`];
+  if (created.clientSecret) lines.push(`client_secret: ${created.clientSecret}`, '(the secret is shown only now; it is stored encrypted)');
+  out.result(
+    {
+      client_id: created.clientId,
+      ...(created.clientSecret ? { client_secret: created.clientSecret } : {}),
+      ...created.metadata,
+    },
+    lines,
+  );
+}
+
+export async function clientList(_values: Values, { management, out }: CommandContext) {
+  const clients = await management.clients.list();
+  out.result(
+    clients.map((c) => ({
+      client_id: c.clientId,
+      client_name: c.metadata.client_name,
+      kind: c.kind,
+      source: c.source,
+      verified: c.verified,
+      confidential: c.hasSecret,
+      grant_types: c.metadata.grant_types,
+      redirect_uris: c.metadata.redirect_uris,
+      scope: c.metadata.scope,
+      resource_scopes: c.metadata.resource_scopes,
+      created_at: new Date(c.createdAt).toISOString(),
+    })),
+    clients.length
+      ? table([
+          ['CLIENT_ID', 'NAME', 'KIND', 'SOURCE', 'VERIFIED'],
+          ...clients.map((c) => [c.clientId, String(c.metadata.client_name ?? ''), c.kind, c.source, c.verified ? 'yes' : 'no']),
+        ])
+      : 'no clients',
+  );
+}
+
+export async function clientRemove(values: Values, { management, out }: CommandContext, id?: string) {
+  if (!id) throw new UsageError('usage: latchkey client remove CLIENT_ID');
+  const removed = await management.clients.remove(id);
+  if (!removed) throw new UsageError(`no client ${id}`);
+  out.result({ client_id: id, removed: true }, `removed client ${id} and everything issued to it`);
+}
+
+export async function clientVerify(values: Values, { management, out }: CommandContext, id?: string) {
+  if (!id) throw new UsageError('usage: latchkey client verify CLIENT_ID [--unverify]');
+  const verified = values.unverify !== true;
+  if (!(await management.store.setVerified(id, verified))) throw new UsageError(`no client ${id}`);
+  out.result({ client_id: id, verified }, `${id} is now ${verified ? 'verified' : 'unverified'}`);
+}
+
+function parseDescriptions(raw: string[]): Map<string, string> {
+  const descriptions = new Map<string, string>();
+  for (const entry of raw) {
+    const eq = entry.indexOf('=');
+    if (eq < 1) throw new UsageError(`--describe takes SCOPE=TEXT, got ${JSON.stringify(entry)}`);
+    descriptions.set(entry.slice(0, eq), entry.slice(eq + 1));
+  }
+  return descriptions;
+}
+
+export async function resourceAdd(values: Values, { management, out }: CommandContext) {
+  const id = required(values, 'id');
+  const name = optional(values, 'name');
+  const scopes = required(values, 'scope').split(/\s+/).filter(Boolean);
+  const descriptions = parseDescriptions(list(values, 'describe'));
+  for (const scope of descriptions.keys()) {
+    if (!scopes.includes(scope)) throw new UsageError(`--describe names ${scope}, which is not in --scope`);
+  }
+  const format = optional(values, 'format') ?? 'opaque';
+  if (format !== 'opaque' && format !== 'jwt') throw new UsageError('--format must be opaque or jwt');
+  const ttl = optional(values, 'ttl');
+  if (ttl !== undefined && !/^\d+$/.test(ttl)) throw new UsageError('--ttl must be a number of seconds');
+
+  const label = name ?? URL.parse(id)?.host ?? id;
+  const created = await management.resources.add({
+    id,
+    name,
+    tokenFormat: format as TokenFormat,
+    accessTokenTtl: ttl === undefined ? undefined : Number(ttl),
+    scopes: scopes.map((scope) => ({ scope, description: descriptions.get(scope) ?? `Use ${label} with the "${scope}" permission` })),
+  });
+  out.result(
+    {
+      id: created.resource.id,
+      name: created.resource.name,
+      token_format: created.resource.tokenFormat,
+      access_token_ttl: created.resource.accessTokenTtl,
+      scopes: created.resource.scopes,
+      client_id: created.clientId,
+      client_secret: created.clientSecret,
+    },
+    [
+      `resource server ${created.resource.id} (${created.resource.name})`,
+      'introspection credentials (client_secret_basic):',
+      `  client_id:     ${created.clientId}`,
+      `  client_secret: ${created.clientSecret}`,
+      '(the secret is shown only now; it is stored encrypted)',
+    ],
+  );
+}
+
+export async function resourceList(_values: Values, { management, out }: CommandContext) {
+  const resources = await management.resources.list();
+  out.result(
+    resources.map((r) => ({
+      id: r.id,
+      name: r.name,
+      token_format: r.tokenFormat,
+      access_token_ttl: r.accessTokenTtl,
+      client_id: r.introspectionClientId,
+      scopes: r.scopes,
+    })),
+    resources.length
+      ? table([
+          ['ID', 'NAME', 'FORMAT', 'TTL', 'SCOPES'],
+          ...resources.map((r) => [r.id, r.name, r.tokenFormat, String(r.accessTokenTtl), r.scopes.map((s) => s.scope).join(' ')]),
+        ])
+      : 'no resource servers',
+  );
+}
+
+export async function resourceRemove(_values: Values, { management, out }: CommandContext, id?: string) {
+  if (!id) throw new UsageError('usage: latchkey resource remove RESOURCE_URI');
+  if (!(await management.resources.remove(id))) throw new UsageError(`no resource server ${id}`);
+  out.result({ id, removed: true }, `removed resource server ${id}`);
+}
+
+export async function initialAccessTokenCreate(values: Values, ctx: CommandContext) {
+  const ttlRaw = optional(values, 'ttl') ?? String(7 * 24 * 3600);
+  if (!/^\d+$/.test(ttlRaw) || Number(ttlRaw) < 60) throw new UsageError('--ttl must be at least 60 seconds');
+  const provider = await ctx.provider();
+  const token = new provider.InitialAccessToken({ expiresIn: Number(ttlRaw) } as never);
+  const value = await token.save();
+  const expiresAt = new Date(Date.now() + Number(ttlRaw) * 1000).toISOString();
+  ctx.out.result({ initial_access_token: value, expires_at: expiresAt }, [
+    `initial access token: ${value}`,
+    `valid until ${expiresAt}; use it as a bearer token on POST /reg (RFC 7591)`,
+  ]);
+}

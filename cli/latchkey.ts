@@ -1,0 +1,177 @@
+// `latchkey`: the operator CLI. Every command honours DATABASE_URL (and the other server
+// settings) and takes --json for machine-readable output; bad arguments print usage and exit 2.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError, loadConfig } from '../server/config/env.ts';
+import { generateKeyMaterial, loadKeyMaterial, writeKeyFile } from '../server/config/keys.ts';
+import { createDatabase } from '../server/db/knex.ts';
+import { checkKeyPairing } from '../server/bootstrap.ts';
+import { migrateToLatest } from '../adapters/migrations/index.ts';
+import { createManagement } from '../server/management.ts';
+import { createLogger } from '../server/log.ts';
+import { buildApp } from '../server/app.ts';
+import { seedDemoData } from '../seeds/01-demo.ts';
+import { createOutput, UsageError } from './output.ts';
+import * as commands from './commands.ts';
+import type { CommandContext, Values } from './commands.ts';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+interface Command {
+  usage: string;
+  options: Options;
+  /** Takes one positional argument (an id). */
+  positional?: boolean;
+  run: (values: Values, ctx: CommandContext, id?: string) => Promise<void>;
+}
+
+const json = { json: { type: 'boolean' } } as const;
+
+const COMMANDS: Record<string, Command> = {
+  migrate: {
+    usage: 'migrate',
+    options: json,
+    run: async (_v, { out }) => out.result({ migrated: true }, 'database is at the latest schema'),
+  },
+  seed: {
+    usage: 'seed',
+    options: json,
+    run: async (_v, { db, config, keys, out }) => {
+      const summary = await seedDemoData(db, { config, keys, log: createLogger({ quiet: out.json }) });
+      out.result(summary, `demo data present: user ${summary.user}, resource ${summary.resource}, clients ${summary.clients.join(', ')}`);
+    },
+  },
+  'user add': {
+    usage: 'user add --email E --password P [--name N] [--email-verified]',
+    options: { ...json, email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' }, 'email-verified': { type: 'boolean' } },
+    run: commands.userAdd,
+  },
+  'client add': {
+    usage:
+      'client add --name N --redirect-uri U [--redirect-uri U2] [--public] [--native] [--scope "S1 S2"] [--resource R]... ' +
+      '[--grant-types "authorization_code refresh_token client_credentials"] [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U]',
+    options: {
+      ...json,
+      name: { type: 'string' },
+      'redirect-uri': { type: 'string', multiple: true },
+      public: { type: 'boolean' },
+      native: { type: 'boolean' },
+      scope: { type: 'string' },
+      resource: { type: 'string', multiple: true },
+      'grant-types': { type: 'string' },
+      'logo-uri': { type: 'string' },
+      'client-uri': { type: 'string' },
+      'policy-uri': { type: 'string' },
+      'tos-uri': { type: 'string' },
+    },
+    run: commands.clientAdd,
+  },
+  'client list': { usage: 'client list', options: json, run: commands.clientList },
+  'client remove': { usage: 'client remove CLIENT_ID', options: json, positional: true, run: commands.clientRemove },
+  'client verify': {
+    usage: 'client verify CLIENT_ID [--unverify]',
+    options: { ...json, unverify: { type: 'boolean' } },
+    positional: true,
+    run: commands.clientVerify,
+  },
+  'resource add': {
+    usage: 'resource add --id URI --scope "a b" [--name N] [--format opaque|jwt] [--ttl SECONDS] [--describe "a=Plain words"]...',
+    options: {
+      ...json,
+      id: { type: 'string' },
+      scope: { type: 'string' },
+      name: { type: 'string' },
+      format: { type: 'string' },
+      ttl: { type: 'string' },
+      describe: { type: 'string', multiple: true },
+    },
+    run: commands.resourceAdd,
+  },
+  'resource list': { usage: 'resource list', options: json, run: commands.resourceList },
+  'resource remove': { usage: 'resource remove RESOURCE_URI', options: json, positional: true, run: commands.resourceRemove },
+  'initial-access-token create': {
+    usage: 'initial-access-token create [--ttl SECONDS]',
+    options: { ...json, ttl: { type: 'string' } },
+    run: commands.initialAccessTokenCreate,
+  },
+};
+
+function usage(): string {
+  return [
+    'usage: latchkey <command> [options] [--json]',
+    '',
+    ...Object.values(COMMANDS).map((c) => `  latchkey ${c.usage}`),
+    '  latchkey keys init [--file PATH]   (write new key material for production)',
+    '',
+    'Settings come from the environment (DATABASE_URL, KEYS_FILE, LATCHKEY_KEYS, ISSUER...); see the README.',
+  ].join('\n');
+}
+
+function findCommand(argv: string[]): { name: string; command: Command; rest: string[] } | undefined {
+  for (const words of [2, 1]) {
+    const name = argv.slice(0, words).join(' ');
+    const command = COMMANDS[name];
+    if (command) return { name, command, rest: argv.slice(words) };
+  }
+  return undefined;
+}
+
+function keysInit(rest: string[]) {
+  const { values } = parseArgs({ args: rest, options: { file: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+  const file = values.file ?? process.env.KEYS_FILE ?? 'data/keys.json';
+  writeKeyFile(file, generateKeyMaterial(), { exclusive: true });
+  createOutput(values.json === true).result({ keys_file: file }, `wrote new key material to ${file} (mode 0600); keep it secret and backed up`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
+    console.log(usage());
+    return argv.length === 0 ? 2 : 0;
+  }
+  if (argv[0] === 'keys' && argv[1] === 'init') {
+    keysInit(argv.slice(2));
+    return 0;
+  }
+  const found = findCommand(argv);
+  if (!found) throw new UsageError(`unknown command: ${argv.slice(0, 2).join(' ')}`);
+  const { values, positionals } = parseArgs({ args: found.rest, options: found.command.options, strict: true, allowPositionals: true });
+  if (positionals.length > (found.command.positional ? 1 : 0)) throw new UsageError(`unexpected argument: ${positionals.join(' ')}`);
+
+  const config = loadConfig();
+  const keys = loadKeyMaterial(config).material;
+  const db = createDatabase(config.database);
+  try {
+    await migrateToLatest(db);
+    await checkKeyPairing(db, keys, config.keysJson ? 'LATCHKEY_KEYS' : config.keysFile);
+    const out = createOutput(values.json === true);
+    const ctx: CommandContext = {
+      config,
+      keys,
+      db,
+      out,
+      management: createManagement(db, { config, keys }),
+      provider: async () => (await buildApp({ config, keys, db, log: createLogger({ quiet: true }) })).provider,
+    };
+    await found.command.run(values as Values, ctx, positionals[0]);
+    return 0;
+  } finally {
+    await db.destroy();
+  }
+}
+
+const USER_ERRORS = new Set(['UsageError', 'ConfigError', 'AccountError', 'ClientError', 'ResourceError']);
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: Error & { code?: string }) => {
+    if (error instanceof UsageError || error.code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`latchkey: ${error.message}\n\n${usage()}`);
+      process.exit(2);
+    }
+    if (USER_ERRORS.has(error.name) || error instanceof ConfigError) {
+      console.error(`latchkey: ${error.message}`);
+      process.exit(1);
+    }
+    console.error('latchkey: unexpected failure:', error);
+    process.exit(1);
+  },
+);
