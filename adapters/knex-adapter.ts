@@ -156,7 +156,7 @@ export class PayloadAdapter implements Adapter {
 export function createAdapterFactory(
   db: Knex,
   sealer: Sealer,
-  clients: ClientStore,
+  clients: Pick<ClientStore, 'adapter'>,
   options: AdapterOptions,
 ): (model: string) => Adapter {
   return (model) => (model === 'Client' ? clients.adapter() : new PayloadAdapter(db, model, sealer, options));

@@ -47,6 +47,23 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   const views = createViews({ cache: config.env === 'production' });
   const csrf = createCsrf(keys.data);
 
+  // oidc-provider validates client metadata synchronously against the resource snapshot: make
+  // sure a client created a moment after its resource server (CLI, another instance) compiles.
+  const clientsForProvider = {
+    adapter() {
+      const adapter = clients.adapter();
+      return {
+        ...adapter,
+        async find(id: string) {
+          const metadata = await adapter.find(id);
+          const resources = metadata?.resource_scopes;
+          if (resources && typeof resources === 'object') await catalog.covering(Object.keys(resources));
+          return metadata;
+        },
+      };
+    },
+  };
+
   const isVerifiedClient = async (clientId: string) => (await clients.get(clientId))?.verified ?? false;
   const findEarlierGrantId = async (accountId: string, clientId: string) => {
     const grants = await findPayloads(db, sealer, 'Grant', { accountId, clientId }, now());
@@ -57,7 +74,7 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   const provider = createProvider({
     config,
     keys,
-    adapter: createAdapterFactory(db, sealer, clients, { errors: adapterErrors, now }),
+    adapter: createAdapterFactory(db, sealer, clientsForProvider, { errors: adapterErrors, now }),
     accounts,
     catalog,
     views,

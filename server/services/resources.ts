@@ -129,6 +129,12 @@ export class ResourceCatalog {
     return this.reload();
   }
 
+  /** A snapshot that knows every one of `ids` if the database does (reloads on a miss). */
+  async covering(ids: string[]): Promise<ResourceSnapshot> {
+    const snapshot = await this.current();
+    return ids.every((id) => snapshot.get(id)) ? snapshot : this.reload();
+  }
+
   async reload(): Promise<ResourceSnapshot> {
     this.#loading ??= loadAll(this.db)
       .then((all) => {

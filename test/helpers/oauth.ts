@@ -1,16 +1,15 @@
 // Clients of the server under test, built with openid-client (a real OAuth client library).
 import * as client from 'openid-client';
-import type { Harness } from './harness.ts';
 import { formAction, hiddenField, UserAgent, type PageResponse } from './user-agent.ts';
 
-export async function confidentialClient(h: Harness, clientId: string, secret: string): Promise<client.Configuration> {
+export async function confidentialClient(h: { issuer: string }, clientId: string, secret: string): Promise<client.Configuration> {
   const config = await client.discovery(new URL(h.issuer), clientId, secret, client.ClientSecretBasic(secret), {
     execute: [client.allowInsecureRequests],
   });
   return config;
 }
 
-export async function publicClient(h: Harness, clientId: string): Promise<client.Configuration> {
+export async function publicClient(h: { issuer: string }, clientId: string): Promise<client.Configuration> {
   return client.discovery(new URL(h.issuer), clientId, undefined, client.None(), { execute: [client.allowInsecureRequests] });
 }
 

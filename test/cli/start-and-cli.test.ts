@@ -1,0 +1,164 @@
+// The two entry points as users run them: `npm start` on an empty database, and the operator
+// CLI changing a running server's data without a restart.
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, npmStart, runCli, tempDir, waitForHttp, type ServerProcess } from '../helpers/processes.ts';
+import { client, codeFlow, confidentialClient } from '../helpers/oauth.ts';
+import { freshDatabase } from '../helpers/databases.ts';
+
+describe('npm start and the latchkey CLI (SQLite)', () => {
+  const dir = tempDir();
+  const env = { DATABASE_URL: `sqlite:${path.join(dir, 'latchkey.sqlite')}`, KEYS_FILE: path.join(dir, 'keys.json') };
+  let port: number;
+  let issuer: string;
+  let server: ServerProcess;
+  const redirect = 'http://127.0.0.1:7777/cb';
+  const created: Record<string, Record<string, string>> = {};
+
+  const cli = (...args: string[]) => runCli(args, { ...env, ISSUER: issuer });
+  const json = async (...args: string[]) => {
+    const result = await cli(...args, '--json');
+    expect(result.code, result.stderr).toBe(0);
+    return JSON.parse(result.stdout);
+  };
+
+  beforeAll(async () => {
+    port = await freePort();
+    issuer = `http://127.0.0.1:${port}`;
+    server = npmStart({ ...env, PORT: String(port), ISSUER: issuer });
+    const took = await waitForHttp(`${issuer}/.well-known/openid-configuration`, 60_000, server.exited);
+    expect(took).toBeLessThan(60_000);
+  });
+  afterAll(async () => {
+    if (server.child.exitCode === null) server.child.kill('SIGKILL');
+  });
+
+  it('seeds the demo data on the first start of an empty database', async () => {
+    const clients = (await json('client', 'list')) as Array<{ client_id: string }>;
+    expect(clients.map((c) => c.client_id)).toEqual(expect.arrayContaining(['contacts-reader', 'contacts-spa', 'contacts-sync', 'contacts-api']));
+    const resources = (await json('resource', 'list')) as Array<{ id: string; scopes: Array<{ scope: string; description: string }> }>;
+    const contacts = resources.find((r) => r.id === 'https://contacts-api.example');
+    expect(contacts?.scopes).toContainEqual({ scope: 'contacts:read', description: 'Read your contacts — read-only' });
+  });
+
+  it('creates a resource server, a client and a user that the running server uses at once', async () => {
+    created.resource = await json('resource', 'add', '--id', 'https://notes.api.test', '--scope', 'notes:read notes:write', '--name', 'Notes API', '--describe', 'notes:read=Read your notes');
+    expect(created.resource).toMatchObject({ id: 'https://notes.api.test' });
+    expect(created.resource.client_id).toBeTruthy();
+    expect(created.resource.client_secret?.length).toBeGreaterThanOrEqual(43);
+
+    created.client = await json('client', 'add', '--name', 'Notes App', '--redirect-uri', redirect, '--scope', 'openid notes:read', '--resource', 'https://notes.api.test');
+    expect(created.client.client_id).toBeTruthy();
+    expect(created.client.client_secret?.length).toBeGreaterThanOrEqual(43);
+
+    const publicClient = await json('client', 'add', '--name', 'Notes SPA', '--redirect-uri', redirect, '--public', '--resource', 'https://notes.api.test');
+    expect(publicClient.client_secret).toBeUndefined();
+
+    created.user = await json('user', 'add', '--email', 'dana@example.com', '--password', 'dana password 1', '--name', 'Dana');
+    expect(created.user).toMatchObject({ email: 'dana@example.com' });
+    expect(created.user.id).toBeTruthy();
+
+    expect(((await json('client', 'list')) as Array<{ client_id: string }>).map((c) => c.client_id)).toContain(created.client.client_id);
+    expect(((await json('resource', 'list')) as Array<{ id: string }>).map((r) => r.id)).toContain('https://notes.api.test');
+
+    // No restart: the server already knows the new client, resource and user.
+    const app = await confidentialClient({ issuer }, created.client.client_id as string, created.client.client_secret as string);
+    const { tokens } = await codeFlow(app, { email: 'dana@example.com', password: 'dana password 1' }, { redirect_uri: redirect, scope: 'openid notes:read' });
+    const rs = await confidentialClient({ issuer }, created.resource.client_id as string, created.resource.client_secret as string);
+    expect(await client.tokenIntrospection(rs, tokens.access_token)).toMatchObject({ active: true, aud: 'https://notes.api.test', scope: 'notes:read' });
+    created.tokens = { access: tokens.access_token, refresh: tokens.refresh_token as string };
+  });
+
+  it('creates initial access tokens that open dynamic registration', async () => {
+    const { initial_access_token: iat } = await json('initial-access-token', 'create');
+    expect(iat).toBeTruthy();
+    const response = await fetch(`${issuer}/reg`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${iat}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: [redirect] }),
+    });
+    expect(response.status).toBe(201);
+  });
+
+  it('answers bad arguments with usage and a non-zero exit', async () => {
+    const missing = await cli('client', 'add', '--name', 'X');
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/redirect-uri/);
+    const unknownFlag = await cli('client', 'add', '--nme', 'X');
+    expect(unknownFlag.code).toBe(2);
+    expect(unknownFlag.stderr).toMatch(/usage: latchkey/);
+    const unknownCommand = await cli('frobnicate');
+    expect(unknownCommand.code).toBe(2);
+    const badScope = await cli('client', 'add', '--name', 'Y', '--redirect-uri', redirect, '--scope', 'no:such:scope');
+    expect(badScope.code).toBe(1);
+    expect(badScope.stderr).toMatch(/unknown scope/);
+  });
+
+  it('removing a client takes effect at once', async () => {
+    const extra = await json('client', 'add', '--name', 'Doomed', '--grant-types', 'client_credentials', '--scope', 'notes:read');
+    const doomed = await confidentialClient({ issuer }, extra.client_id, extra.client_secret);
+    await expect(client.clientCredentialsGrant(doomed, { scope: 'notes:read' })).resolves.toHaveProperty('access_token');
+    expect((await cli('client', 'remove', extra.client_id)).code).toBe(0);
+    const refused = await fetch(`${issuer}/token`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${extra.client_id}:${extra.client_secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: 'grant_type=client_credentials&scope=notes:read',
+    });
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ error: 'invalid_client' });
+  });
+
+  it('exits cleanly within 10 s of SIGTERM, and tokens survive a restart', async () => {
+    const started = Date.now();
+    server.child.kill('SIGTERM');
+    const code = await server.exited;
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(code).toBe(0);
+
+    server = npmStart({ ...env, PORT: String(port), ISSUER: issuer });
+    await waitForHttp(`${issuer}/.well-known/openid-configuration`, 60_000, server.exited);
+    const rs = await confidentialClient({ issuer }, created.resource?.client_id as string, created.resource?.client_secret as string);
+    expect((await client.tokenIntrospection(rs, created.tokens?.access as string)).active).toBe(true);
+    const app = await confidentialClient({ issuer }, created.client?.client_id as string, created.client?.client_secret as string);
+    await expect(client.refreshTokenGrant(app, created.tokens?.refresh as string)).resolves.toHaveProperty('access_token');
+  });
+});
+
+describe('start-up configuration errors', () => {
+  it('refuses a bad setting with a clear message', async () => {
+    const dir = tempDir();
+    const bad = npmStart({ PORT: 'eighty', DATABASE_URL: `sqlite:${dir}/x.sqlite`, KEYS_FILE: `${dir}/keys.json` });
+    expect(await bad.exited).not.toBe(0);
+    expect(bad.output()).toMatch(/PORT must be a whole number/);
+
+    const mysql = npmStart({ DATABASE_URL: 'mysql://localhost/x', KEYS_FILE: `${dir}/keys.json` });
+    expect(await mysql.exited).not.toBe(0);
+    expect(mysql.output()).toMatch(/DATABASE_URL must be/);
+  });
+
+  it('refuses to invent keys in production', async () => {
+    const dir = tempDir();
+    const prod = npmStart({ NODE_ENV: 'production', ISSUER: 'https://as.example', DATABASE_URL: `sqlite:${dir}/x.sqlite`, KEYS_FILE: `${dir}/keys.json` });
+    expect(await prod.exited).not.toBe(0);
+    expect(prod.output()).toMatch(/no key material/);
+  });
+});
+
+describe('the CLI on PostgreSQL', () => {
+  it('honours a postgres:// DATABASE_URL', async () => {
+    const database = await freshDatabase('pg');
+    const dir = tempDir();
+    const env = { DATABASE_URL: database.url, KEYS_FILE: path.join(dir, 'keys.json') };
+    try {
+      const added = await runCli(['resource', 'add', '--id', 'https://pg.api.test', '--scope', 'pg:read', '--json'], env);
+      expect(added.code, added.stderr).toBe(0);
+      const listed = await runCli(['resource', 'list', '--json'], env);
+      expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ id: 'https://pg.api.test' })]);
+    } finally {
+      await database.drop();
+    }
+  });
+});
