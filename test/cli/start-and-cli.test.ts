@@ -13,7 +13,7 @@ describe('npm start and the latchkey CLI (SQLite)', () => {
   let issuer: string;
   let server: ServerProcess;
   const redirect = 'http://127.0.0.1:7777/cb';
-  const created: Record<string, Record<string, string>> = {};
+  const created = { resource: {} as Record<string, string>, client: {} as Record<string, string>, user: {} as Record<string, string>, tokens: {} as Record<string, string> };
 
   const cli = (...args: string[]) => runCli(args, { ...env, ISSUER: issuer });
   const json = async (...args: string[]) => {
@@ -120,10 +120,10 @@ describe('npm start and the latchkey CLI (SQLite)', () => {
 
     server = npmStart({ ...env, PORT: String(port), ISSUER: issuer });
     await waitForHttp(`${issuer}/.well-known/openid-configuration`, 60_000, server.exited);
-    const rs = await confidentialClient({ issuer }, created.resource?.client_id as string, created.resource?.client_secret as string);
-    expect((await client.tokenIntrospection(rs, created.tokens?.access as string)).active).toBe(true);
-    const app = await confidentialClient({ issuer }, created.client?.client_id as string, created.client?.client_secret as string);
-    await expect(client.refreshTokenGrant(app, created.tokens?.refresh as string)).resolves.toHaveProperty('access_token');
+    const rs = await confidentialClient({ issuer }, created.resource.client_id as string, created.resource.client_secret as string);
+    expect((await client.tokenIntrospection(rs, created.tokens.access as string)).active).toBe(true);
+    const app = await confidentialClient({ issuer }, created.client.client_id as string, created.client.client_secret as string);
+    await expect(client.refreshTokenGrant(app, created.tokens.refresh as string)).resolves.toHaveProperty('access_token');
   });
 });
 

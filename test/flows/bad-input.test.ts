@@ -133,7 +133,7 @@ describe.each(STORES)('bad input (%s)', (store) => {
     });
 
     it('refuses a JSON body, a broken body and a missing content type', async () => {
-      for (const init of [
+      for (const init of <RequestInit[]>[
         { method: 'POST', headers: { authorization: basic, 'content-type': 'application/json' }, body: '{"grant_type":"client_credentials"}' },
         { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: '%%%&&&=' },
         { method: 'POST', headers: { authorization: basic }, body: 'grant_type=client_credentials' },
