@@ -149,7 +149,11 @@ async function main(argv: string[]): Promise<number> {
       db,
       out,
       management: createManagement(db, { config, keys }),
-      provider: async () => (await buildApp({ config, keys, db, log: createLogger({ quiet: true }) })).provider,
+      provider: async () => {
+        const built = await buildApp({ config, keys, db, log: createLogger({ quiet: true }) });
+        await built.close();
+        return built.provider;
+      },
     };
     await found.command.run(values as Values, ctx, positionals[0]);
     return 0;

@@ -17,6 +17,8 @@ import { adapterErrors, createProvider } from './oidc/provider.ts';
 import { interactionRoutes } from './routes/interaction.ts';
 import { siteRoutes } from './routes/site.ts';
 import type { Logger } from './log.ts';
+import { createThrottle, type Throttle } from './security/throttle.ts';
+import { throttleClientSecrets, throttleRegistration } from './security/throttle-hooks.ts';
 
 export interface AppDeps {
   config: Readonly<Config>;
@@ -34,6 +36,9 @@ export interface LatchkeyApp {
   catalog: ResourceCatalog;
   clients: ClientStore;
   views: Views;
+  throttle: Throttle;
+  /** Releases what the app holds besides the Knex pool (the limiter's connection). */
+  close(): Promise<void>;
 }
 
 export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
@@ -46,6 +51,7 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   const accounts = createAccounts(db, now);
   const views = createViews({ cache: config.env === 'production' });
   const csrf = createCsrf(keys.data);
+  const throttle = createThrottle(db, config.database, config.throttle);
 
   // oidc-provider validates client metadata synchronously against the resource snapshot: make
   // sure a client created a moment after its resource server (CLI, another instance) compiles.
@@ -82,6 +88,7 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
     isVerifiedClient,
     log,
   });
+  throttleClientSecrets(provider, throttle);
 
   const app = new Koa();
   // The provider's cookies are set through this app's context when mounted: same keys, same
@@ -105,9 +112,10 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   app.use(securityHeaders({ hsts: config.issuer.startsWith('https:') }));
 
   const site = siteRoutes({ views, db, issuer: config.issuer });
-  const interactions = interactionRoutes({ provider, accounts, catalog, views, csrf, isVerifiedClient });
+  const interactions = interactionRoutes({ provider, accounts, catalog, views, csrf, isVerifiedClient, throttle });
   app.use(site.routes()).use(site.allowedMethods());
   app.use(interactions.routes()).use(interactions.allowedMethods());
+  app.use(throttleRegistration(throttle, '/reg'));
   app.use(mount(provider as unknown as Koa));
 
   // Nothing matched: our 404 page rather than Koa's plain text.
@@ -115,5 +123,5 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
     await views.respond(ctx, 'error', { title: 'Not found', error: 'not_found', explanation: 'There is no page at this address.' }, 404);
   });
 
-  return { app, provider, accounts, catalog, clients, views };
+  return { app, provider, accounts, catalog, clients, views, throttle, close: () => throttle.close() };
 }

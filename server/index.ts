@@ -19,7 +19,8 @@ async function main() {
 
   const db = createDatabase(config.database);
   await prepareDatabase(db, { config, keys, log });
-  const { app } = await buildApp({ config, keys, db, log });
+  const latchkey = await buildApp({ config, keys, db, log });
+  const { app } = latchkey;
 
   const server = http.createServer(app.callback());
   // Slow clients cannot hold a connection forever (T42d).
@@ -28,8 +29,8 @@ async function main() {
   server.keepAliveTimeout = 5_000;
 
   const purge = setInterval(() => {
-    purgeExpired(db).then(
-      (removed) => removed && log.info('purged expired rows', { removed }),
+    Promise.all([purgeExpired(db), latchkey.throttle.purge()]).then(
+      ([removed, counters]) => (removed || counters) && log.info('purged expired rows', { removed, counters }),
       (error) => log.error('purge failed', error),
     );
   }, config.purgeIntervalSeconds * 1000);
@@ -57,7 +58,10 @@ async function main() {
     }, SHUTDOWN_GRACE_MS);
     force.unref();
     server.close(() => {
-      db.destroy().finally(() => process.exit(0));
+      latchkey
+        .close()
+        .then(() => db.destroy())
+        .finally(() => process.exit(0));
     });
     server.closeIdleConnections();
   };

@@ -2,9 +2,11 @@
 // in tests and from the CLI, and their order is the order of this list.
 import type { Knex } from 'knex';
 import * as initial from './20261123000000_initial.ts';
+import * as rateLimits from './20261124000000_rate_limits.ts';
 
 const migrations: Record<string, Knex.Migration> = {
   '20261123000000_initial': initial,
+  '20261124000000_rate_limits': rateLimits,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,6 +1,7 @@
 // Configuration from environment variables: parsed once, validated at start-up, frozen.
 // Every key is documented here and in the README's configuration table.
 import path from 'node:path';
+import type { ThrottleSettings } from '../security/throttle.ts';
 
 export type DatabaseConfig =
   | { client: 'sqlite'; filename: string; synchronous: 'FULL' | 'NORMAL' }
@@ -24,6 +25,7 @@ export interface Config {
   seedDemo: boolean;
   /** Seconds between purges of expired rows. */
   purgeIntervalSeconds: number;
+  throttle: ThrottleSettings;
   ttl: {
     accessToken: number;
     clientCredentials: number;
@@ -143,7 +145,16 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     trustProxy: readBoolean(env, 'TRUST_PROXY', false),
     seedDemo: readBoolean(env, 'SEED_DEMO', mode !== 'production'),
     purgeIntervalSeconds: readInteger(env, 'PURGE_INTERVAL', 300, { min: 1, max: DAY }),
+    throttle: {
+      loginFreeAttempts: readInteger(env, 'LOGIN_FREE_ATTEMPTS', 5, { min: 1, max: 100 }),
+      loginBackoffSeconds: readInteger(env, 'LOGIN_BACKOFF_SECONDS', 30, { min: 1, max: 3600 }),
+      loginBackoffMaxSeconds: readInteger(env, 'LOGIN_BACKOFF_MAX_SECONDS', 900, { min: 1, max: DAY }),
+      loginIpAttempts: readInteger(env, 'LOGIN_IP_ATTEMPTS', 100, { min: 1, max: 100_000 }),
+      clientAuthAttempts: readInteger(env, 'CLIENT_AUTH_ATTEMPTS', 20, { min: 1, max: 100_000 }),
+      registrationsPerToken: readInteger(env, 'REGISTRATIONS_PER_TOKEN', 50, { min: 1, max: 100_000 }),
+      registrationsPerIp: readInteger(env, 'REGISTRATIONS_PER_IP', 20, { min: 1, max: 100_000 }),
+    },
     ttl,
   };
-  return Object.freeze({ ...config, ttl: Object.freeze(ttl) });
+  return Object.freeze({ ...config, ttl: Object.freeze(ttl), throttle: Object.freeze(config.throttle) });
 }

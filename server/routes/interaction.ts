@@ -10,6 +10,7 @@ import type { Csrf } from '../http/csrf.ts';
 import { allowFormAction } from '../http/security-headers.ts';
 import { field, formBody } from '../http/body.ts';
 import { describeClient, consentGroups } from './consent-view.ts';
+import { Throttled, type Throttle } from '../security/throttle.ts';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -18,6 +19,7 @@ export interface InteractionDeps {
   views: Views;
   csrf: Csrf;
   isVerifiedClient: (clientId: string) => Promise<boolean>;
+  throttle: Throttle;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -129,11 +131,23 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (details.prompt.name !== 'login') throw new PageError(400, 'invalid_request', 'You are already signed in. Go back to the app.');
     const email = field(ctx.request.body, 'email')?.trim() ?? '';
     const password = field(ctx.request.body, 'password') ?? '';
-    const user = email && password ? await accounts.authenticate(email, password) : undefined;
+    if (!email || !password) return renderLogin(ctx, details, { error: 'Enter your email address and password.', email }, 400);
+    let attempt: Awaited<ReturnType<Throttle['beginLogin']>>;
+    try {
+      // Before the password is checked, so a guess during back-off learns nothing, right or wrong.
+      attempt = await deps.throttle.beginLogin(email, ctx.ip);
+    } catch (error) {
+      if (!(error instanceof Throttled)) throw error;
+      ctx.set('Retry-After', String(error.retryAfterSeconds));
+      const wait = error.retryAfterSeconds >= 120 ? `${Math.ceil(error.retryAfterSeconds / 60)} minutes` : `${error.retryAfterSeconds} seconds`;
+      return renderLogin(ctx, details, { error: `Too many failed sign-in attempts. Wait ${wait} and try again.`, email }, 429);
+    }
+    const user = await accounts.authenticate(email, password);
     if (!user) {
       // One message for unknown email and wrong password: no account enumeration.
       return renderLogin(ctx, details, { error: 'Incorrect email or password.', email }, 401);
     }
+    await attempt.succeeded();
     await finish(ctx, { login: { accountId: user.id, amr: ['pwd'], remember: true } }, false);
   });
 

@@ -65,6 +65,7 @@ export async function startServer({ store = 'sqlite', env = {} }: HarnessOptions
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await app.close();
       await db.destroy();
       await database.drop();
     },
