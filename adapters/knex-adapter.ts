@@ -16,12 +16,19 @@ export interface AdapterErrors {
   alreadyConsumed(model: string): Error;
   /** An insert-only model (ReplayDetection) already holds this id. */
   replayed(model: string): Error;
+  /** A token or grant was about to be written for a grant that has been revoked. */
+  grantRevoked(model: string): Error;
 }
 
 export interface AdapterOptions {
   errors: AdapterErrors;
   /** Epoch milliseconds; injectable so tests can move time. */
   now?: () => number;
+  /**
+   * How long a revoked grant's tombstone is kept (s): at least as long as anything issued under
+   * the grant can live (the grant's own lifetime).
+   */
+  revokedGrantTtl?: number;
 }
 
 interface PayloadRow {
@@ -34,9 +41,21 @@ const TABLE = 'oidc_payloads';
 /** Models whose ids must never be stored twice: a second insert is a replay. */
 const INSERT_ONLY = new Set(['ReplayDetection']);
 
-function lookupColumns(payload: AdapterPayload, sealer: Sealer) {
+/**
+ * Revocation is a fact about the grant, not only about the rows that existed when it happened:
+ * a tombstone row (model REVOKED, id = digest of the grant id) makes every lookup of that
+ * grant's tokens miss and every later write under it fail, so a successor written a moment
+ * after its family was revoked (a refresh racing a reuse detection) is dead too.
+ */
+export const REVOKED = 'RevokedGrant';
+const NOT_REVOKED = `(p.grant_id IS NULL OR NOT EXISTS (SELECT 1 FROM ${TABLE} t WHERE t.model = '${REVOKED}' AND t.id = p.grant_id))`;
+const DEFAULT_REVOKED_GRANT_TTL = 366 * 24 * 3600;
+
+function lookupColumns(model: string, id: string, payload: AdapterPayload, sealer: Sealer) {
+  // A grant is its own family: tombstoning it hides the grant as well as its tokens.
+  const grantId = model === 'Grant' ? id : typeof payload.grantId === 'string' ? payload.grantId : undefined;
   return {
-    grantId: typeof payload.grantId === 'string' ? payload.grantId : null,
+    grantId: grantId === undefined ? null : sealer.digest(grantId),
     uid: typeof payload.uid === 'string' ? sealer.digest(payload.uid) : null,
     userCode: typeof payload.userCode === 'string' ? sealer.digest(payload.userCode) : null,
     accountId: typeof payload.accountId === 'string' ? payload.accountId : null,
@@ -50,6 +69,7 @@ export class PayloadAdapter implements Adapter {
   readonly #sealer: Sealer;
   readonly #errors: AdapterErrors;
   readonly #now: () => number;
+  readonly #revokedGrantTtl: number;
 
   constructor(db: Knex, model: string, sealer: Sealer, options: AdapterOptions) {
     this.#db = db;
@@ -57,6 +77,7 @@ export class PayloadAdapter implements Adapter {
     this.#sealer = sealer;
     this.#errors = options.errors;
     this.#now = options.now ?? Date.now;
+    this.#revokedGrantTtl = options.revokedGrantTtl ?? DEFAULT_REVOKED_GRANT_TTL;
   }
 
   #associatedData(key: string): string {
@@ -82,31 +103,48 @@ export class PayloadAdapter implements Adapter {
     const key = this.#sealer.digest(id);
     const sealed = this.#sealer.seal(JSON.stringify(payload), this.#associatedData(key));
     const expiresAt = typeof expiresIn === 'number' ? this.#now() + expiresIn * 1000 : null;
-    const c = lookupColumns(payload, this.#sealer);
+    const c = lookupColumns(this.#model, id, payload, this.#sealer);
     const values = [this.#model, key, sealed, c.grantId, c.uid, c.userCode, c.accountId, c.clientId, expiresAt];
-    const insert = `INSERT INTO ${TABLE} (model, id, payload, grant_id, uid, user_code, account_id, client_id, expires_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+    const columns = '(model, id, payload, grant_id, uid, user_code, account_id, client_id, expires_at)';
 
     if (INSERT_ONLY.has(this.#model)) {
-      const inserted = rowsOf(await this.#db.raw(`${insert} ON CONFLICT (model, id) DO NOTHING RETURNING id`, values));
+      const inserted = rowsOf(
+        await this.#db.raw(`INSERT INTO ${TABLE} ${columns} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model, id) DO NOTHING RETURNING id`, values),
+      );
       if (inserted.length === 0) throw this.#errors.replayed(this.#model);
       return;
     }
 
+    // One statement: the row is written only while its grant has no tombstone.
     // consumed_at is deliberately not overwritten: re-saving never un-consumes.
+    const written = rowsOf(
+      await this.#db.raw(
+        `INSERT INTO ${TABLE} ${columns}
+         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
+         WHERE NOT EXISTS (SELECT 1 FROM ${TABLE} t WHERE t.model = '${REVOKED}' AND t.id = ?)
+         ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
+           uid = excluded.uid, user_code = excluded.user_code, account_id = excluded.account_id,
+           client_id = excluded.client_id, expires_at = excluded.expires_at
+         RETURNING id`,
+        [...values, c.grantId ?? ''],
+      ),
+    );
+    if (written.length === 0) throw this.#errors.grantRevoked(this.#model);
+  }
+
+  /** Writes the grant's tombstone (idempotent). */
+  async #tombstone(grantKey: string): Promise<void> {
     await this.#db.raw(
-      `${insert} ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
-        uid = excluded.uid, user_code = excluded.user_code, account_id = excluded.account_id,
-        client_id = excluded.client_id, expires_at = excluded.expires_at`,
-      values,
+      `INSERT INTO ${TABLE} (model, id, payload, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (model, id) DO NOTHING`,
+      [REVOKED, grantKey, '', this.#now() + this.#revokedGrantTtl * 1000],
     );
   }
 
   async #findBy(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
     const rows = rowsOf<PayloadRow & { id: string }>(
       await this.#db.raw(
-        `SELECT id, payload, consumed_at FROM ${TABLE}
-         WHERE model = ? AND ${column} = ? AND (expires_at IS NULL OR expires_at > ?) LIMIT 1`,
+        `SELECT p.id, p.payload, p.consumed_at FROM ${TABLE} p
+         WHERE p.model = ? AND p.${column} = ? AND (p.expires_at IS NULL OR p.expires_at > ?) AND ${NOT_REVOKED} LIMIT 1`,
         [this.#model, this.#sealer.digest(value), this.#now()],
       ),
     );
@@ -144,11 +182,16 @@ export class PayloadAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
-    await this.#db.raw(`DELETE FROM ${TABLE} WHERE model = ? AND id = ?`, [this.#model, this.#sealer.digest(id)]);
+    const key = this.#sealer.digest(id);
+    // Destroying a grant is revoking it (oidc-provider's revoke(), the user's "revoke access").
+    if (this.#model === 'Grant') await this.#tombstone(key);
+    await this.#db.raw(`DELETE FROM ${TABLE} WHERE model = ? AND id = ?`, [this.#model, key]);
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    await this.#db.raw(`DELETE FROM ${TABLE} WHERE model = ? AND grant_id = ?`, [this.#model, grantId]);
+    const grantKey = this.#sealer.digest(grantId);
+    await this.#tombstone(grantKey);
+    await this.#db.raw(`DELETE FROM ${TABLE} WHERE model = ? AND grant_id = ?`, [this.#model, grantKey]);
   }
 }
 
@@ -191,18 +234,18 @@ export async function findPayloads(
   where: { accountId?: string; clientId?: string },
   now = Date.now(),
 ): Promise<AdapterPayload[]> {
-  const clauses = ['model = ?', '(expires_at IS NULL OR expires_at > ?)'];
+  const clauses = ['p.model = ?', '(p.expires_at IS NULL OR p.expires_at > ?)', NOT_REVOKED];
   const bindings: unknown[] = [model, now];
   if (where.accountId !== undefined) {
-    clauses.push('account_id = ?');
+    clauses.push('p.account_id = ?');
     bindings.push(where.accountId);
   }
   if (where.clientId !== undefined) {
-    clauses.push('client_id = ?');
+    clauses.push('p.client_id = ?');
     bindings.push(where.clientId);
   }
   const rows = rowsOf<PayloadRow & { id: string }>(
-    await db.raw(`SELECT id, payload, consumed_at FROM ${TABLE} WHERE ${clauses.join(' AND ')}`, bindings as Knex.RawBinding[]),
+    await db.raw(`SELECT p.id, p.payload, p.consumed_at FROM ${TABLE} p WHERE ${clauses.join(' AND ')}`, bindings as Knex.RawBinding[]),
   );
   const payloads: AdapterPayload[] = [];
   for (const row of rows) {

@@ -7,13 +7,14 @@ import type { Config } from './config/env.ts';
 import type { KeyMaterial } from './config/keys.ts';
 import { createSealer } from '../adapters/at-rest.ts';
 import { ClientStore } from '../adapters/client-store.ts';
-import { createAdapterFactory, findPayloads } from '../adapters/knex-adapter.ts';
+import { createAdapterFactory, findPayloads, PayloadAdapter } from '../adapters/knex-adapter.ts';
 import { createAccounts, type Accounts } from './services/accounts.ts';
 import { ResourceCatalog } from './services/resources.ts';
 import { createViews, type Views } from './http/views.ts';
 import { createCsrf } from './http/csrf.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { adapterErrors, createProvider } from './oidc/provider.ts';
+import { installSingleUseGrants } from './oidc/single-use.ts';
 import { interactionRoutes } from './routes/interaction.ts';
 import { siteRoutes } from './routes/site.ts';
 import type { Logger } from './log.ts';
@@ -80,7 +81,7 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   const provider = createProvider({
     config,
     keys,
-    adapter: createAdapterFactory(db, sealer, clientsForProvider, { errors: adapterErrors, now }),
+    adapter: createAdapterFactory(db, sealer, clientsForProvider, { errors: adapterErrors, now, revokedGrantTtl: config.ttl.grant }),
     accounts,
     catalog,
     views,
@@ -89,6 +90,11 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
     log,
   });
   throttleClientSecrets(provider, throttle);
+  installSingleUseGrants(provider, {
+    redemptions: new PayloadAdapter(db, 'Redemption', sealer, { errors: adapterErrors, now }),
+    graceSeconds: config.refreshGraceSeconds,
+    now,
+  });
 
   const app = new Koa();
   // The provider's cookies are set through this app's context when mounted: same keys, same

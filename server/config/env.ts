@@ -25,6 +25,8 @@ export interface Config {
   seedDemo: boolean;
   /** Seconds between purges of expired rows. */
   purgeIntervalSeconds: number;
+  /** Seconds during which a retried refresh returns the same successor pair (0 = off). */
+  refreshGraceSeconds: number;
   throttle: ThrottleSettings;
   ttl: {
     accessToken: number;
@@ -145,6 +147,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     trustProxy: readBoolean(env, 'TRUST_PROXY', false),
     seedDemo: readBoolean(env, 'SEED_DEMO', mode !== 'production'),
     purgeIntervalSeconds: readInteger(env, 'PURGE_INTERVAL', 300, { min: 1, max: DAY }),
+    // Decision: a short window, at most 10 s, only for the immediately previous token.
+    refreshGraceSeconds: readInteger(env, 'REFRESH_GRACE_SECONDS', 5, { min: 0, max: 10 }),
     throttle: {
       loginFreeAttempts: readInteger(env, 'LOGIN_FREE_ATTEMPTS', 5, { min: 1, max: 100 }),
       loginBackoffSeconds: readInteger(env, 'LOGIN_BACKOFF_SECONDS', 30, { min: 1, max: 3600 }),

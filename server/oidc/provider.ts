@@ -12,14 +12,25 @@ const SINGLE_USE_LABEL: Record<string, string> = {
   PreAuthorizedCode: 'pre-authorized code',
 };
 
+/** Marks the error of a consume that lost a race, so the grant wrappers can recognise it. */
+export const CONSUME_CONFLICT = Symbol('consume conflict');
+
+export function isConsumeConflict(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && CONSUME_CONFLICT in error;
+}
+
 /** Storage refusals as protocol errors: a lost race is the client's `invalid_grant`, never a 500. */
 export const adapterErrors: AdapterErrors = {
   alreadyConsumed(model) {
     const label = SINGLE_USE_LABEL[model];
-    return label ? new errors.InvalidGrant(`${label} already used`) : new errors.InvalidRequest('request already used');
+    const error = label ? new errors.InvalidGrant(`${label} already used`) : new errors.InvalidRequest('request already used');
+    return Object.assign(error, { [CONSUME_CONFLICT]: true });
   },
   replayed() {
     return new errors.InvalidRequest('a single-use value was presented more than once');
+  },
+  grantRevoked() {
+    return new errors.InvalidGrant('grant revoked');
   },
 };
 

@@ -1,0 +1,165 @@
+// Single use of authorization codes and refresh tokens under concurrency and retries.
+//
+// oidc-provider finds the code/token, checks `consumed`, then consumes: two concurrent requests
+// can both pass the check, and a request that sees `consumed` revokes the grant at once, even
+// while the first redemption is still writing its tokens. Here the adapter's conditional
+// consume is the single source of truth (exactly one winner), and whoever loses it is settled
+// in one place, after the winner has finished:
+//
+// - Authorization code (decision T34): any replay, parallel or sequential, is refused with
+//   invalid_grant and revokes the grant, once the first redemption has answered. Exactly one
+//   request ever succeeds.
+// - Refresh token (decision "refresh grace"): within REFRESH_GRACE_SECONDS of a rotation, the
+//   same client presenting the immediately previous token again (multi-tab apps, a lost
+//   response) receives the *same* successor pair, at most MAX_GRACE_REPLAYS times. After the
+//   window, or once the successor itself was used, reuse revokes the grant.
+// - `resource` is checked against the refresh token before anything is consumed, so a refused
+//   refresh leaves the token usable (the provider checks `scope` before consuming, `resource` after).
+//
+// We wrap the provider's own grant handlers (deep imports of oidc-provider 9) rather than
+// re-implement them.
+import Provider, { errors } from 'oidc-provider';
+import type { Adapter, AdapterPayload, KoaContextWithOIDC } from 'oidc-provider';
+import * as refreshGrant from 'oidc-provider/lib/actions/grants/refresh_token.js';
+import * as codeGrant from 'oidc-provider/lib/actions/grants/authorization_code.js';
+import * as grantHelpers from 'oidc-provider/lib/helpers/grants.js';
+import { isConsumeConflict } from './provider.ts';
+
+/** How long a loser waits for the winning redemption to finish answering. */
+const IN_FLIGHT_WAIT_MS = 3000;
+const POLL_MS = 20;
+export const MAX_GRACE_REPLAYS = 5;
+
+type Ctx = KoaContextWithOIDC;
+type Helper = (...args: unknown[]) => unknown;
+
+interface Redemption extends AdapterPayload {
+  clientId: string;
+  /** The token response, kept (sealed) only for the refresh grace window. */
+  response?: Record<string, unknown>;
+  replays: number;
+}
+
+interface Consumable {
+  grantId?: string;
+  consumed?: unknown;
+  /** When it had been consumed before this request (epoch s), hidden from the provider's check. */
+  consumedBefore?: number;
+  resourceIndicators: Set<string>;
+  consume(): Promise<void>;
+}
+
+export interface SingleUseOptions {
+  /** Storage for redemption records (model `Redemption`): id = the code or refresh token. */
+  redemptions: Adapter;
+  graceSeconds: number;
+  now?: () => number;
+}
+
+export function installSingleUseGrants(provider: Provider, options: SingleUseOptions): void {
+  const now = options.now ?? Date.now;
+  const graceMs = options.graceSeconds * 1000;
+  const { redemptions } = options;
+
+  const bind = (handler: Helper, overrides: Record<string, Helper> = {}) => {
+    const helpers = Object.fromEntries(
+      Object.entries({ ...(grantHelpers as Record<string, Helper>), ...overrides }).map(([name, helper]) => [name, helper.bind(undefined, provider)]),
+    );
+    return handler.bind(undefined, provider, helpers) as (ctx: Ctx) => Promise<void>;
+  };
+
+  /**
+   * The winner's record, waiting while the winning redemption may still be answering.
+   * `consumedAt` (epoch s, when known) bounds the wait: an old consumption is not in flight.
+   */
+  async function settled(value: string, consumedAt?: number): Promise<Redemption | undefined> {
+    const wait = now() + IN_FLIGHT_WAIT_MS;
+    const deadline = consumedAt ? Math.min(wait, (consumedAt + 1) * 1000 + IN_FLIGHT_WAIT_MS) : wait;
+    for (;;) {
+      const found = (await redemptions.find(value)) as Redemption | undefined;
+      if (found || now() >= deadline) return found;
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  }
+
+  async function revoke(grantId: string | undefined) {
+    // Destroying the grant tombstones it: every token of the family is dead from now on.
+    if (grantId) await provider.Grant.adapter.destroy(grantId);
+  }
+
+  // --- authorization code ---------------------------------------------------------------------
+  const codeHandler = bind(codeGrant.handler, {
+    async consumeGrantSource(_provider: unknown, ctx: unknown, source: unknown) {
+      const code = source as Consumable;
+      try {
+        await code.consume();
+      } catch (error) {
+        if (!isConsumeConflict(error)) throw error;
+        await settled(String((ctx as Ctx).oidc.params?.code), Number(code.consumed) || undefined);
+        await revoke(code.grantId);
+        throw new errors.InvalidGrant('authorization code already used');
+      }
+    },
+  });
+
+  async function authorizationCode(ctx: Ctx) {
+    await codeHandler(ctx);
+    await redemptions.upsert(String(ctx.oidc.params?.code), { clientId: ctx.oidc.client?.clientId as string, replays: 0 }, 120);
+  }
+
+  // --- refresh token --------------------------------------------------------------------------
+  // The refresh handler checks `consumed` inline (no helper to swap), so while it runs for the
+  // presented token, `find` reports it unconsumed and checks `resource` before any consume.
+  const RefreshToken = provider.RefreshToken as unknown as { find(value: unknown, options?: unknown): Promise<Consumable | undefined> };
+  const find = RefreshToken.find.bind(RefreshToken);
+  RefreshToken.find = async function findForRedemption(value, findOptions) {
+    const found = await find(value, findOptions);
+    const ctx = Provider.ctx as Ctx | undefined;
+    const params = ctx?.oidc?.params;
+    if (found && ctx?.oidc.route === 'token' && params?.grant_type === 'refresh_token' && params.refresh_token === value) {
+      if (typeof params.resource === 'string' && !found.resourceIndicators.has(params.resource)) {
+        throw new errors.InvalidTarget('the refresh token was not granted for this resource');
+      }
+      if (found.consumed) found.consumedBefore = Number(found.consumed);
+      delete found.consumed;
+    }
+    return found;
+  };
+  const refreshHandler = bind(refreshGrant.handler);
+
+  async function graceReplay(value: string, clientId: string, consumedBefore?: number): Promise<Record<string, unknown> | undefined> {
+    const entry = await settled(value, consumedBefore);
+    if (!entry?.response || entry.clientId !== clientId || entry.replays >= MAX_GRACE_REPLAYS) return undefined;
+    // Grace covers only the immediately previous token: once the successor was used, this is reuse.
+    const successor = await find(String(entry.response.refresh_token));
+    if (!successor || successor.consumed) return undefined;
+    // The record lives exactly as long as the window (see below): found means inside it.
+    await redemptions.upsert(value, { ...entry, replays: entry.replays + 1 }, Math.max(1, options.graceSeconds));
+    return entry.response;
+  }
+
+  async function refreshToken(ctx: Ctx) {
+    const value = String(ctx.oidc.params?.refresh_token);
+    const clientId = ctx.oidc.client?.clientId as string;
+    try {
+      await refreshHandler(ctx);
+    } catch (error) {
+      if (!isConsumeConflict(error)) throw error;
+      const presented = ctx.oidc.entities.RefreshToken as Consumable | undefined;
+      const replay = await graceReplay(value, clientId, presented?.consumedBefore);
+      if (replay) {
+        ctx.body = replay;
+        return;
+      }
+      await revoke(presented?.grantId);
+      throw new errors.InvalidGrant('refresh token already used');
+    }
+    // Kept for the grace window only; without grace, just long enough to settle racing losers.
+    const response = graceMs > 0 ? (ctx.body as Record<string, unknown>) : undefined;
+    await redemptions.upsert(value, { clientId, response, replays: 0 }, graceMs > 0 ? options.graceSeconds : Math.ceil(IN_FLIGHT_WAIT_MS / 1000));
+  }
+
+  const withResource = (parameters: Set<string>) => new Set([...parameters, 'resource']);
+  provider.registerGrantType('authorization_code', authorizationCode, withResource(codeGrant.parameters), 'resource');
+  provider.registerGrantType('refresh_token', refreshToken, withResource(refreshGrant.parameters), 'resource');
+}
