@@ -126,8 +126,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     // RFC 9700 §4.2.1 / ASVS 10.4.3: codes live a minute at most by default.
     authorizationCode: readInteger(env, 'AUTHORIZATION_CODE_TTL', 60, { min: 5, max: 600 }),
     idToken: readInteger(env, 'ID_TOKEN_TTL', 3600, { min: 60, max: DAY }),
-    refreshToken: readInteger(env, 'REFRESH_TOKEN_TTL', 14 * DAY, { min: 60, max: 365 * DAY }),
-    grant: readInteger(env, 'GRANT_TTL', 30 * DAY, { min: 60, max: 5 * 365 * DAY }),
+    refreshToken: readInteger(env, 'REFRESH_TOKEN_TTL', 14 * DAY, { min: 5, max: 365 * DAY }),
+    grant: readInteger(env, 'GRANT_TTL', 30 * DAY, { min: 5, max: 5 * 365 * DAY }),
     session: readInteger(env, 'SESSION_TTL', DAY, { min: 60, max: 90 * DAY }),
     interaction: readInteger(env, 'INTERACTION_TTL', 1800, { min: 60, max: DAY }),
   };

@@ -117,7 +117,13 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
     const ctx = Provider.ctx as Ctx | undefined;
     const params = ctx?.oidc?.params;
     if (found && ctx?.oidc.route === 'token' && params?.grant_type === 'refresh_token' && params.refresh_token === value) {
-      if (typeof params.resource === 'string' && !found.resourceIndicators.has(params.resource)) {
+      const resource = params.resource as string | string[] | undefined;
+      // Every access token has exactly one audience (RFC 9068 §3), and only one it was granted.
+      if (Array.isArray(resource) && resource.length !== 1) {
+        throw new errors.InvalidTarget('only a single resource indicator value may be requested');
+      }
+      const requested = Array.isArray(resource) ? resource[0] : resource;
+      if (requested !== undefined && !found.resourceIndicators.has(requested)) {
         throw new errors.InvalidTarget('the refresh token was not granted for this resource');
       }
       if (found.consumed) found.consumedBefore = Number(found.consumed);

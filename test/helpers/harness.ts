@@ -27,10 +27,12 @@ export interface Harness {
 export interface HarnessOptions {
   store?: StoreKind;
   env?: Record<string, string>;
+  /** A second instance on the same database and keys (scale-out tests); it never drops the database. */
+  sameDatabaseAs?: Harness;
 }
 
-export async function startServer({ store = 'sqlite', env = {} }: HarnessOptions = {}): Promise<Harness> {
-  const database = await freshDatabase(store);
+export async function startServer({ store = 'sqlite', env = {}, sameDatabaseAs }: HarnessOptions = {}): Promise<Harness> {
+  const database = sameDatabaseAs ? { ...sameDatabaseAs.database, drop: async () => undefined } : await freshDatabase(store);
   // Listen first: the issuer names the port, and the provider needs the issuer at construction.
   let handler: http.RequestListener = (_req, res) => res.writeHead(503).end();
   const server = http.createServer((req, res) => handler(req, res));
@@ -46,7 +48,7 @@ export async function startServer({ store = 'sqlite', env = {} }: HarnessOptions
     KEYS_FILE: '/nonexistent/keys.json',
     ...env,
   });
-  const keys = generateKeyMaterial();
+  const keys = sameDatabaseAs?.keys ?? generateKeyMaterial();
   const log = createLogger({ quiet: true });
   const db = createDatabase(config.database);
   await prepareDatabase(db, { config, keys, log });
