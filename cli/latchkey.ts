@@ -2,7 +2,7 @@
 // settings) and takes --json for machine-readable output; bad arguments print usage and exit 2.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig } from '../server/config/env.ts';
-import { generateKeyMaterial, loadKeyMaterial, writeKeyFile } from '../server/config/keys.ts';
+import { describeKeys, generateKeyMaterial, loadKeyMaterial, rotateKeys, writeKeyFile } from '../server/config/keys.ts';
 import { createDatabase } from '../server/db/knex.ts';
 import { checkKeyPairing } from '../server/bootstrap.ts';
 import { migrateToLatest } from '../adapters/migrations/index.ts';
@@ -101,6 +101,8 @@ function usage(): string {
     '',
     ...Object.values(COMMANDS).map((c) => `  latchkey ${c.usage}`),
     '  latchkey keys init [--file PATH]   (write new key material for production)',
+    '  latchkey keys list',
+    '  latchkey keys rotate [--signing-only | --cookies-only]',
     '',
     'Settings come from the environment (DATABASE_URL, KEYS_FILE, LATCHKEY_KEYS, ISSUER...); see the README.',
   ].join('\n');
@@ -113,6 +115,35 @@ function findCommand(argv: string[]): { name: string; command: Command; rest: st
     if (command) return { name, command, rest: argv.slice(words) };
   }
   return undefined;
+}
+
+/** Rotation rewrites KEYS_FILE; running servers watch it and switch within seconds. */
+function keysCommand(action: string | undefined, rest: string[]) {
+  const { values } = parseArgs({
+    args: rest,
+    options: { json: { type: 'boolean' }, 'signing-only': { type: 'boolean' }, 'cookies-only': { type: 'boolean' } },
+    strict: true,
+  });
+  const config = loadConfig();
+  const out = createOutput(values.json === true);
+  if (action === 'list') {
+    const keys = describeKeys(loadKeyMaterial(config).material);
+    out.result(keys, keys.map((k) => `${k.kind.padEnd(8)} ${k.id.padEnd(20)} ${k.status}${k.retired_at ? ` (superseded ${k.retired_at})` : ''}`));
+    return;
+  }
+  if (action !== 'rotate') throw new UsageError(`unknown keys command: ${action ?? ''}`);
+  if (config.keysJson) throw new UsageError('keys come from LATCHKEY_KEYS: rotate them in your secret store (or use KEYS_FILE)');
+  if (values['signing-only'] && values['cookies-only']) throw new UsageError('choose one of --signing-only and --cookies-only');
+  const longestToken = Math.max(config.ttl.idToken, config.ttl.accessToken, config.ttl.clientCredentials, 86_400);
+  const rotated = rotateKeys(loadKeyMaterial(config).material, {
+    signing: values['cookies-only'] !== true,
+    cookies: values['signing-only'] !== true,
+    // Superseded keys stay until everything they signed has expired, plus clock tolerance.
+    retention: { signingSeconds: longestToken + 300, cookieSeconds: config.ttl.session + config.ttl.interaction },
+  });
+  writeKeyFile(config.keysFile, rotated);
+  const keys = describeKeys(rotated);
+  out.result(keys, [`rotated keys in ${config.keysFile}; running servers pick them up within seconds`, ...keys.map((k) => `${k.kind.padEnd(8)} ${k.id.padEnd(20)} ${k.status}`)]);
 }
 
 function keysInit(rest: string[]) {
@@ -129,6 +160,10 @@ async function main(argv: string[]): Promise<number> {
   }
   if (argv[0] === 'keys' && argv[1] === 'init') {
     keysInit(argv.slice(2));
+    return 0;
+  }
+  if (argv[0] === 'keys') {
+    keysCommand(argv[1], argv.slice(2));
     return 0;
   }
   const found = findCommand(argv);

@@ -1,35 +1,67 @@
-// Entry point: configuration → keys → database → app → listen; graceful shutdown on SIGTERM.
+// Entry point: configuration → keys → database → app → listen; key reloads on change or SIGHUP;
+// graceful shutdown on SIGTERM.
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from './config/env.ts';
-import { loadKeyMaterial } from './config/keys.ts';
+import { loadKeyMaterial, type KeyMaterial } from './config/keys.ts';
 import { createDatabase } from './db/knex.ts';
 import { prepareDatabase } from './bootstrap.ts';
-import { buildApp } from './app.ts';
+import { buildApp, type LatchkeyApp } from './app.ts';
 import { createLogger } from './log.ts';
 import { purgeExpired } from '../adapters/knex-adapter.ts';
 
 const SHUTDOWN_GRACE_MS = 8000;
+/** A replaced app keeps serving the requests it already has for this long. */
+const DRAIN_MS = 30_000;
 
 async function main() {
   const config = loadConfig();
   const log = createLogger();
-  const { material: keys, generated } = loadKeyMaterial(config);
+  let { material: keys, generated } = loadKeyMaterial(config);
   if (generated) log.warn('generated development keys; keep this file, tokens depend on it', { file: config.keysFile });
 
   const db = createDatabase(config.database);
   await prepareDatabase(db, { config, keys, log });
-  const latchkey = await buildApp({ config, keys, db, log });
-  const { app } = latchkey;
+  let active: LatchkeyApp = await buildApp({ config, keys, db, log });
+  let handle = active.app.callback();
 
-  const server = http.createServer(app.callback());
+  const server = http.createServer((req, res) => handle(req, res));
   // Slow clients cannot hold a connection forever (T42d).
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 5_000;
 
+  // `latchkey keys rotate` rewrites the key file: rebuild the app around the new keys and swap
+  // it in. oidc-provider fixes its keystore at construction, hence a new instance.
+  let reloading = Promise.resolve();
+  const reloadKeys = (reason: string) => {
+    reloading = reloading.then(async () => {
+      let next: KeyMaterial;
+      try {
+        next = loadKeyMaterial(config).material;
+      } catch (error) {
+        log.error('keys not reloaded: the key material is unusable', error);
+        return;
+      }
+      if (JSON.stringify(next) === JSON.stringify(keys)) return;
+      if (next.data !== keys.data) {
+        log.error('keys not reloaded: the data key changed, which would make every stored token unreadable');
+        return;
+      }
+      const replaced = active;
+      active = await buildApp({ config, keys: next, db, log });
+      handle = active.app.callback();
+      keys = next;
+      setTimeout(() => void replaced.close(), DRAIN_MS).unref();
+      log.info('keys reloaded', { reason, signing: keys.signing.map((k) => k.kid) });
+    });
+  };
+  if (!config.keysJson) fs.watchFile(config.keysFile, { interval: 1000 }, () => reloadKeys('key file changed'));
+  process.on('SIGHUP', () => reloadKeys('SIGHUP'));
+
   const purge = setInterval(() => {
-    Promise.all([purgeExpired(db), latchkey.throttle.purge()]).then(
+    Promise.all([purgeExpired(db), active.throttle.purge()]).then(
       ([removed, counters]) => (removed || counters) && log.info('purged expired rows', { removed, counters }),
       (error) => log.error('purge failed', error),
     );
@@ -52,13 +84,14 @@ async function main() {
     stopping = true;
     log.info('shutting down', { signal });
     clearInterval(purge);
+    fs.unwatchFile(config.keysFile);
     const force = setTimeout(() => {
       log.warn('forcing shutdown after grace period');
       process.exit(1);
     }, SHUTDOWN_GRACE_MS);
     force.unref();
     server.close(() => {
-      latchkey
+      active
         .close()
         .then(() => db.destroy())
         .finally(() => process.exit(0));

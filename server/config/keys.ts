@@ -26,6 +26,11 @@ export interface KeyMaterial {
   cookies: string[];
   /** 32 random bytes, base64url: HMAC/AES key for data at rest. */
   data: string;
+  /**
+   * When each superseded key stopped being used for signing (epoch s), keyed by `kid` for
+   * signing keys and `cookie:<fingerprint>` for cookie keys; pruned after their retention.
+   */
+  retired?: Record<string, number>;
 }
 
 export function generateSigningKey(): SigningJwk {
@@ -125,4 +130,75 @@ export function loadKeyMaterial(config: Pick<Config, 'env' | 'keysFile' | 'keysJ
 /** A short public fingerprint of the data key, stored in the database to detect a key mix-up. */
 export function dataKeyFingerprint(material: KeyMaterial): string {
   return crypto.createHash('sha256').update(`latchkey-data-key:${material.data}`).digest('base64url').slice(0, 22);
+}
+
+export function cookieKeyId(secret: string): string {
+  return `cookie:${crypto.createHash('sha256').update(secret).digest('base64url').slice(0, 12)}`;
+}
+
+export interface Retention {
+  /** How long a superseded signing key stays published: the longest token lifetime (s). */
+  signingSeconds: number;
+  /** How long a superseded cookie key is still accepted: the session lifetime (s). */
+  cookieSeconds: number;
+}
+
+/**
+ * Key rotation: a new signing key (and/or cookie key) becomes active, the previous ones stay
+ * for verification until everything they signed has expired, then they are dropped.
+ */
+export function rotateKeys(
+  material: KeyMaterial,
+  { signing = true, cookies = true, now = Math.floor(Date.now() / 1000), retention }: { signing?: boolean; cookies?: boolean; now?: number; retention: Retention },
+): KeyMaterial {
+  const retired = { ...material.retired };
+  let signingKeys = material.signing;
+  let cookieKeys = material.cookies;
+  if (signing) {
+    const current = signingKeys[0];
+    if (current) retired[current.kid] ??= now;
+    signingKeys = [generateSigningKey(), ...signingKeys];
+  }
+  if (cookies) {
+    const current = cookieKeys[0];
+    if (current) retired[cookieKeyId(current)] ??= now;
+    cookieKeys = [generateSecret(), ...cookieKeys];
+  }
+  const keep = (id: string, seconds: number) => retired[id] === undefined || now - (retired[id] as number) < seconds;
+  signingKeys = signingKeys.filter((key, index) => index === 0 || keep(key.kid, retention.signingSeconds));
+  cookieKeys = cookieKeys.filter((key, index) => index === 0 || keep(cookieKeyId(key), retention.cookieSeconds));
+  const live = new Set([...signingKeys.map((k) => k.kid), ...cookieKeys.map(cookieKeyId)]);
+  return {
+    ...material,
+    signing: signingKeys,
+    cookies: cookieKeys,
+    retired: Object.fromEntries(Object.entries(retired).filter(([id]) => live.has(id))),
+  };
+}
+
+export interface KeyDescription {
+  kind: 'signing' | 'cookie';
+  id: string;
+  alg?: string;
+  status: 'active' | 'verify-only';
+  retired_at?: string;
+}
+
+export function describeKeys(material: KeyMaterial): KeyDescription[] {
+  const when = (id: string) => (material.retired?.[id] ? new Date((material.retired[id] as number) * 1000).toISOString() : undefined);
+  return [
+    ...material.signing.map((key, index) => ({
+      kind: 'signing' as const,
+      id: key.kid,
+      alg: key.alg,
+      status: index === 0 ? ('active' as const) : ('verify-only' as const),
+      ...(index > 0 && when(key.kid) ? { retired_at: when(key.kid) } : {}),
+    })),
+    ...material.cookies.map((secret, index) => ({
+      kind: 'cookie' as const,
+      id: cookieKeyId(secret),
+      status: index === 0 ? ('active' as const) : ('verify-only' as const),
+      ...(index > 0 && when(cookieKeyId(secret)) ? { retired_at: when(cookieKeyId(secret)) } : {}),
+    })),
+  ];
 }
