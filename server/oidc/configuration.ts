@@ -12,6 +12,7 @@ import { OIDC_SCOPES } from '../services/resources.ts';
 import type { Views } from '../http/views.ts';
 import { createResourceIndicatorHooks, validateResourceScopesMetadata } from './scope-policy.ts';
 import { createIntrospectionPolicy, createRevocationPolicy } from './token-policies.ts';
+import { checkClientMetadata } from './client-metadata-policy.ts';
 import { createErrorPage, createLogoutPages } from './pages.ts';
 
 export interface ConfigurationDeps {
@@ -147,6 +148,7 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
         if (problem) throw new errors.InvalidClientMetadata(problem);
         const route = ctx?.oidc?.route;
         const selfRegistered = route === 'registration' || route === 'client_update';
+        checkClientMetadata(metadata, { selfRegistered });
         const grantTypes = metadata.grant_types as string[] | undefined;
         // A self-registered client's allow-list is its own claim; without a user's consent in
         // the loop (client_credentials) it would be a key to every API. Operators create

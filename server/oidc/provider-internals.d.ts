@@ -2,3 +2,6 @@
 declare module 'oidc-provider/lib/actions/grants/refresh_token.js';
 declare module 'oidc-provider/lib/actions/grants/authorization_code.js';
 declare module 'oidc-provider/lib/helpers/grants.js';
+declare module 'oidc-provider/lib/helpers/fetch_request.js' {
+  export function isSpecialUseIP(address: string): boolean;
+}
