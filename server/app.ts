@@ -13,6 +13,8 @@ import { ResourceCatalog } from './services/resources.ts';
 import { createViews, type Views } from './http/views.ts';
 import { createCsrf } from './http/csrf.ts';
 import { securityHeaders } from './http/security-headers.ts';
+import { sameOriginPosts } from './http/same-origin.ts';
+import { unverifiedRedirectInterstitial } from './oidc/interstitial.ts';
 import { adapterErrors, createProvider } from './oidc/provider.ts';
 import { installSingleUseGrants } from './oidc/single-use.ts';
 import { interactionRoutes } from './routes/interaction.ts';
@@ -117,11 +119,20 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   });
   app.use(securityHeaders({ hsts: config.issuer.startsWith('https:') }));
 
+  app.use(
+    sameOriginPosts({
+      issuer: config.issuer,
+      views,
+      applies: (path) => path.startsWith('/interaction/') || path === '/session/end/confirm',
+    }),
+  );
+
   const site = siteRoutes({ views, db, issuer: config.issuer });
-  const interactions = interactionRoutes({ provider, accounts, catalog, views, csrf, isVerifiedClient, throttle });
+  const interactions = interactionRoutes({ provider, accounts, catalog, views, csrf, isVerifiedClient, throttle, grantTtl: config.ttl.grant });
   app.use(site.routes()).use(site.allowedMethods());
   app.use(interactions.routes()).use(interactions.allowedMethods());
   app.use(throttleRegistration(throttle, '/reg'));
+  app.use(unverifiedRedirectInterstitial({ views, isVerifiedClient }));
   app.use(mount(provider as unknown as Koa));
 
   // Nothing matched: our 404 page rather than Koa's plain text.

@@ -95,12 +95,16 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
       const { oidc } = ctx;
       const client = oidc.client;
       if (!client) return undefined;
-      const grantId = oidc.result?.consent?.grantId || oidc.session?.grantIdFor(client.clientId);
+      // The approval the user just gave on our consent page.
+      const given = oidc.result?.consent?.grantId;
+      if (given) return oidc.provider.Grant.find(given);
+      // What the user approved before is not asked again, except for clients nobody has
+      // verified: those always show the consent page (consent phishing, RFC 9700 §4.11; T28).
+      if (!(await deps.isVerifiedClient(client.clientId))) return undefined;
+      const grantId = oidc.session?.grantIdFor(client.clientId);
       if (grantId) return oidc.provider.Grant.find(grantId);
-      // What the user approved in an earlier session is not asked again, except for clients
-      // nobody has verified: those always show the consent page (consent phishing, RFC 9700 §4.11).
       const accountId = oidc.session?.accountId;
-      if (!accountId || !(await deps.isVerifiedClient(client.clientId))) return undefined;
+      if (!accountId) return undefined;
       const earlier = await deps.findEarlierGrantId(accountId, client.clientId);
       return earlier ? oidc.provider.Grant.find(earlier) : undefined;
     },

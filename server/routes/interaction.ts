@@ -9,7 +9,7 @@ import type { Views } from '../http/views.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { allowFormAction } from '../http/security-headers.ts';
 import { field, formBody } from '../http/body.ts';
-import { describeClient, consentGroups } from './consent-view.ts';
+import { describeClient, consentGroups, describeDuration } from './consent-view.ts';
 import { Throttled, type Throttle } from '../security/throttle.ts';
 
 export interface InteractionDeps {
@@ -20,6 +20,8 @@ export interface InteractionDeps {
   csrf: Csrf;
   isVerifiedClient: (clientId: string) => Promise<boolean>;
   throttle: Throttle;
+  /** The longest a grant lasts (s), shown on the consent page. */
+  grantTtl: number;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -116,6 +118,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const user = details.session?.accountId ? await accounts.findById(details.session.accountId) : undefined;
     await views.respond(ctx, 'consent', {
       title: `Allow ${client.clientName ?? clientId}?`,
+      returnHost: URL.parse(String(details.params.redirect_uri))?.host || String(details.params.redirect_uri),
+      lifetime: describeDuration(deps.grantTtl),
       uid: details.uid,
       csrf: csrf.tokenFor(`interaction:${details.uid}`),
       client: describeClient(client),
@@ -164,6 +168,13 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       missingResourceScopes?: Record<string, string[]>;
     };
 
+    // The same form sent twice (a double click, a resubmission) records the approval once.
+    const already = (details.result as { consent?: { grantId?: string } } | undefined)?.consent?.grantId;
+    if (already) {
+      ctx.status = 303;
+      ctx.redirect(details.returnTo);
+      return;
+    }
     const grant = (details.grantId ? await provider.Grant.find(details.grantId) : undefined) ?? new provider.Grant({ accountId, clientId });
     if (missing.missingOIDCScope?.length) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
     if (missing.missingOIDCClaims?.length) grant.addOIDCClaims(missing.missingOIDCClaims);
