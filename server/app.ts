@@ -14,6 +14,8 @@ import { createViews, type Views } from './http/views.ts';
 import { createCsrf } from './http/csrf.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { sameOriginPosts } from './http/same-origin.ts';
+import { pinToIssuer } from './http/pin-to-issuer.ts';
+import { missingClientAuthIs401 } from './oidc/client-auth-errors.ts';
 import { unverifiedRedirectInterstitial } from './oidc/interstitial.ts';
 import { adapterErrors, createProvider } from './oidc/provider.ts';
 import { installSingleUseGrants } from './oidc/single-use.ts';
@@ -102,7 +104,10 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   // The provider's cookies are set through this app's context when mounted: same keys, same
   // proxy trust (OIDC-PROVIDER-NOTES "Seen when running it under load").
   app.keys = keys.cookies;
-  app.proxy = config.trustProxy;
+  // Scheme and host always come from the issuer (pinToIssuer rewrites the forwarded headers),
+  // so reading them is safe; the client IP is taken from X-Forwarded-For only with TRUST_PROXY.
+  app.proxy = true;
+  app.use(pinToIssuer({ issuer: config.issuer, trustProxy: config.trustProxy }));
 
   app.use(async (ctx, next) => {
     try {
@@ -133,6 +138,7 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   app.use(interactions.routes()).use(interactions.allowedMethods());
   app.use(throttleRegistration(throttle, '/reg'));
   app.use(unverifiedRedirectInterstitial({ views, isVerifiedClient }));
+  app.use(missingClientAuthIs401({ issuer: config.issuer }));
   app.use(mount(provider as unknown as Koa));
 
   // Nothing matched: our 404 page rather than Koa's plain text.

@@ -48,8 +48,13 @@ function isPublicHost(hostname: string): boolean {
   return !(literal && isSpecialUseIP(host));
 }
 
+const RESPONSE_MODES = new Set(['query', 'form_post']);
+
 export function checkClientMetadata(metadata: Record<string, unknown>, { selfRegistered }: { selfRegistered: boolean }): void {
   const native = metadata.application_type === 'native';
+  if (Array.isArray(metadata.response_modes) && metadata.response_modes.some((mode) => !RESPONSE_MODES.has(String(mode)))) {
+    invalid('response_modes may only be query or form_post: no authorization code in a URL fragment');
+  }
   for (const field of ['redirect_uris', 'post_logout_redirect_uris']) {
     const value = metadata[field];
     if (Array.isArray(value)) for (const uri of value) if (typeof uri === 'string') checkRedirectUri(uri, native, field);

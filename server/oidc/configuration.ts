@@ -79,6 +79,8 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
+      // No code in a URL fragment (RFC 9700 §2.1.2, T11): query or form_post only.
+      response_modes: ['query', 'form_post'],
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'RS256',
     },
@@ -161,6 +163,15 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
           throw new errors.InvalidClientMetadata('client_credentials is not available to dynamically registered clients');
         }
       },
+    },
+
+    // RFC 7523 §3 / audience injection (T21): a client assertion is for this issuer and nobody
+    // else, as a single string; oidc-provider would also accept endpoint URLs built from the
+    // request's host, or arrays naming other servers.
+    async assertJwtClientAuthClaimsAndHeader(ctx: Ctx, claims: { aud?: unknown }) {
+      if (claims.aud !== ctx.oidc.issuer) {
+        throw new errors.InvalidClientAuth('audience (aud) must equal the issuer identifier');
+      }
     },
 
     // CORS only where a browser-based public client needs it (the library's rule, made explicit).

@@ -36,7 +36,8 @@ export const adapterErrors: AdapterErrors = {
 
 export function createProvider(deps: ConfigurationDeps & { log: Logger }): Provider {
   const provider = new Provider(deps.config.issuer, buildConfiguration(deps));
-  provider.proxy = deps.config.trustProxy;
+  // Requests reach the provider pinned to the issuer (server/http/pin-to-issuer.ts).
+  provider.proxy = true;
 
   // Internal failures are logged here with their cause; clients only ever see `server_error`.
   provider.on('server_error', (_ctx, error) => deps.log.error('provider server_error', error));
