@@ -25,6 +25,8 @@ import type { Logger } from './log.ts';
 import { createThrottle, type Throttle } from './security/throttle.ts';
 import { throttleClientSecrets, throttleRegistration } from './security/throttle-hooks.ts';
 
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']);
+
 export interface AppDeps {
   config: Readonly<Config>;
   keys: KeyMaterial;
@@ -123,6 +125,12 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
     }
   });
   app.use(securityHeaders({ hsts: config.issuer.startsWith('https:') }));
+  app.use(async (ctx, next) => {
+    // Methods nobody here implements (TRACE, PROPFIND, ...): 405, never a 5xx (T42 fuzzing).
+    if (KNOWN_METHODS.has(ctx.method)) return next();
+    ctx.set('Allow', 'GET, HEAD, POST, PUT, DELETE, OPTIONS');
+    await views.respond(ctx, 'error', { title: 'Method not allowed', error: 'invalid_request', explanation: 'This method is not supported here.' }, 405);
+  });
 
   app.use(
     sameOriginPosts({

@@ -24,8 +24,29 @@ export function explainError(error: string): string {
   return FRIENDLY[error] ?? 'The request could not be completed.';
 }
 
+/** Endpoints whose errors are JSON whatever the Accept header says (RFC 6749 §5.2, RFC 7591 §3.2.2). */
+const JSON_ROUTES = new Set([
+  'token',
+  'introspection',
+  'revocation',
+  'registration',
+  'client',
+  'client_update',
+  'client_delete',
+  'userinfo',
+  'pushed_authorization_request',
+  'jwks',
+  'discovery',
+]);
+
 export function createErrorPage(views: Views) {
   return async function renderError(ctx: Ctx, out: { error: string; error_description?: string }) {
+    // oidc-provider renders HTML when the caller prefers it; API callers still get JSON.
+    if (JSON_ROUTES.has(String(ctx.oidc?.route))) {
+      ctx.type = 'json';
+      ctx.body = out;
+      return;
+    }
     ctx.type = 'html';
     ctx.body = await views.render('error', {
       title: 'Something went wrong',
