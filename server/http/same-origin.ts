@@ -1,7 +1,8 @@
 // A second layer behind the CSRF tokens: state-changing form posts must come from our own
-// pages. Browsers send `Origin` (and `Sec-Fetch-Site`) on cross-site POSTs; a mismatch is
-// refused before anything runs (T27c). Requests without either header (non-browser clients,
-// old browsers) still need a valid CSRF token.
+// pages (T27c). Browsers say where a POST comes from in `Sec-Fetch-Site`; when they do, only
+// `same-origin` (and `none`, a user-initiated navigation) passes. Otherwise a foreign `Origin`
+// is refused. `Origin: null` is not evidence either way: our own pages send it, because they
+// carry `Referrer-Policy: no-referrer`. Requests without either header still need the token.
 import type { Context, Next } from 'koa';
 import type { Views } from './views.ts';
 
@@ -11,7 +12,8 @@ export function sameOriginPosts({ issuer, views, applies }: { issuer: string; vi
     if (ctx.method !== 'POST' || !applies(ctx.path)) return next();
     const origin = ctx.get('origin');
     const site = ctx.get('sec-fetch-site');
-    if ((origin && origin !== expected) || site === 'cross-site') {
+    const foreign = site ? site !== 'same-origin' && site !== 'none' : Boolean(origin) && origin !== 'null' && origin !== expected;
+    if (foreign) {
       await views.respond(
         ctx,
         'error',

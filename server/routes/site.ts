@@ -7,6 +7,7 @@ import type { Views } from '../http/views.ts';
 import { VIEWS_DIR } from '../http/views.ts';
 
 const STYLESHEET = fs.readFileSync(path.join(VIEWS_DIR, 'assets', 'style.css'));
+const ICON = fs.readFileSync(path.join(VIEWS_DIR, 'assets', 'icon.svg'));
 
 export function siteRoutes({ views, db, issuer }: { views: Views; db: Knex; issuer: string }): Router {
   const router = new Router();
@@ -20,6 +21,15 @@ export function siteRoutes({ views, db, issuer }: { views: Views; db: Knex; issu
     ctx.type = 'text/css';
     ctx.body = STYLESHEET;
   });
+
+  // Browsers ask for an icon on every page; an answer keeps their consoles free of 404s.
+  for (const iconPath of ['/assets/icon.svg', '/favicon.ico']) {
+    router.get(iconPath, (ctx) => {
+      ctx.set('Cache-Control', 'public, max-age=86400');
+      ctx.type = 'image/svg+xml';
+      ctx.body = ICON;
+    });
+  }
 
   router.get('/health/live', (ctx) => {
     ctx.body = { status: 'ok' };
