@@ -17,6 +17,8 @@ import { sameOriginPosts } from './http/same-origin.ts';
 import { pinToIssuer } from './http/pin-to-issuer.ts';
 import { missingClientAuthIs401 } from './oidc/client-auth-errors.ts';
 import { unverifiedRedirectInterstitial } from './oidc/interstitial.ts';
+import { benchRoutes, countStatements, memoryAdapterFactory, type BenchMode } from './bench-mode.ts';
+import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
 import { adapterErrors, createProvider } from './oidc/provider.ts';
 import { installSingleUseGrants } from './oidc/single-use.ts';
 import { interactionRoutes } from './routes/interaction.ts';
@@ -34,6 +36,8 @@ export interface AppDeps {
   log: Logger;
   /** Epoch milliseconds; tests move it to expire things. */
   now?: () => number;
+  /** Benchmarks only: which storage the provider's models use, and /bench/stats. */
+  bench?: BenchMode;
 }
 
 export interface LatchkeyApp {
@@ -58,7 +62,8 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   const accounts = createAccounts(db, now);
   const views = createViews({ cache: config.env === 'production' });
   const csrf = createCsrf(keys.data);
-  const throttle = createThrottle(db, config.database, config.throttle);
+  const counter = deps.bench ? countStatements(db) : undefined;
+  const throttle = createThrottle(db, config.database, config.throttle, counter);
 
   // oidc-provider validates client metadata synchronously against the resource snapshot: make
   // sure a client created a moment after its resource server (CLI, another instance) compiles.
@@ -87,7 +92,10 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   const provider = createProvider({
     config,
     keys,
-    adapter: createAdapterFactory(db, sealer, clientsForProvider, { errors: adapterErrors, now, revokedGrantTtl: config.ttl.grant }),
+    adapter:
+      deps.bench === 'memory'
+        ? memoryAdapterFactory(clientsForProvider)
+        : createAdapterFactory(db, sealer, clientsForProvider, { errors: adapterErrors, now, revokedGrantTtl: config.ttl.grant }),
     accounts,
     catalog,
     views,
@@ -97,7 +105,7 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   });
   throttleClientSecrets(provider, throttle);
   installSingleUseGrants(provider, {
-    redemptions: new PayloadAdapter(db, 'Redemption', sealer, { errors: adapterErrors, now }),
+    redemptions: deps.bench === 'memory' ? new MemoryAdapter('Redemption') : new PayloadAdapter(db, 'Redemption', sealer, { errors: adapterErrors, now }),
     graceSeconds: config.refreshGraceSeconds,
     now,
   });
@@ -143,6 +151,7 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   const site = siteRoutes({ views, db, issuer: config.issuer });
   const interactions = interactionRoutes({ provider, accounts, catalog, views, csrf, isVerifiedClient, throttle, grantTtl: config.ttl.grant });
   app.use(site.routes()).use(site.allowedMethods());
+  if (deps.bench && counter) app.use(benchRoutes(counter, deps.bench).routes());
   app.use(interactions.routes()).use(interactions.allowedMethods());
   app.use(throttleRegistration(throttle, '/reg'));
   app.use(unverifiedRedirectInterstitial({ views, isVerifiedClient }));

@@ -10,6 +10,7 @@ import { prepareDatabase } from './bootstrap.ts';
 import { buildApp, type LatchkeyApp } from './app.ts';
 import { createLogger } from './log.ts';
 import { purgeExpired } from '../adapters/knex-adapter.ts';
+import { readBenchMode } from './bench-mode.ts';
 
 const SHUTDOWN_GRACE_MS = 8000;
 /** A replaced app keeps serving the requests it already has for this long. */
@@ -17,13 +18,14 @@ const DRAIN_MS = 30_000;
 
 async function main() {
   const config = loadConfig();
+  const bench = readBenchMode(process.env, config.env === 'production');
   const log = createLogger();
   let { material: keys, generated } = loadKeyMaterial(config);
   if (generated) log.warn('generated development keys; keep this file, tokens depend on it', { file: config.keysFile });
 
   const db = createDatabase(config.database);
   await prepareDatabase(db, { config, keys, log });
-  let active: LatchkeyApp = await buildApp({ config, keys, db, log });
+  let active: LatchkeyApp = await buildApp({ config, keys, db, log, bench });
   let handle = active.app.callback();
 
   // Slow clients cannot hold a connection forever (T42d): headers within 10 s, the whole request
@@ -51,7 +53,7 @@ async function main() {
         return;
       }
       const replaced = active;
-      active = await buildApp({ config, keys: next, db, log });
+      active = await buildApp({ config, keys: next, db, log, bench });
       handle = active.app.callback();
       keys = next;
       setTimeout(() => void replaced.close(), DRAIN_MS).unref();

@@ -58,7 +58,7 @@ function key(...parts: string[]): string {
 
 type LimiterFactory = (options: { keyPrefix: string; points: number; duration: number }) => RateLimiterAbstract;
 
-function limiterFactory(db: Knex, database: DatabaseConfig): { create: LimiterFactory; close(): Promise<void> } {
+function limiterFactory(db: Knex, database: DatabaseConfig, counter?: { add(n?: number): void }): { create: LimiterFactory; close(): Promise<void> } {
   if (database.client === 'pg') {
     return {
       create: (options) =>
@@ -73,6 +73,8 @@ function limiterFactory(db: Knex, database: DatabaseConfig): { create: LimiterFa
   // every other writer then fails with SQLITE_BUSY).
   const connection = new sqlite3.Database(database.filename);
   connection.configure('busyTimeout', 5000);
+  // Benchmarks count this connection's statements too (Knex's are counted by its events).
+  if (counter) connection.on('trace', () => counter.add());
   let queue: Promise<unknown> = Promise.resolve();
   const oneAtATime = <T>(operation: () => Promise<T>): Promise<T> => {
     const run = queue.then(operation, operation);
@@ -98,8 +100,8 @@ function limiterFactory(db: Knex, database: DatabaseConfig): { create: LimiterFa
   };
 }
 
-export function createThrottle(db: Knex, database: DatabaseConfig, settings: ThrottleSettings = DEFAULT_THROTTLE) {
-  const { create, close } = limiterFactory(db, database);
+export function createThrottle(db: Knex, database: DatabaseConfig, settings: ThrottleSettings = DEFAULT_THROTTLE, counter?: { add(n?: number): void }) {
+  const { create, close } = limiterFactory(db, database, counter);
   const loginFailures = create({ keyPrefix: 'login-fail', points: 1_000_000, duration: WINDOW_LOGIN_FAILURES });
   // One attempt per back-off window once the free attempts are used up.
   const loginGate = create({ keyPrefix: 'login-gate', points: 1, duration: settings.loginBackoffSeconds });

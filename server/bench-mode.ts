@@ -1,0 +1,53 @@
+// A bench-only mode (BENCH_MODE, refused in production): the same server, with either
+// oidc-provider's in-memory adapter for the provider's models (the same-run baseline of
+// bench/) or our Knex adapter, plus GET /bench/stats to read SQL statement counts and memory.
+// Users, clients and resource servers stay in the database in both modes.
+import type { Knex } from 'knex';
+import type { Adapter } from 'oidc-provider';
+import MemoryAdapter, { setStorage } from 'oidc-provider/lib/adapters/memory_adapter.js';
+import LRU from 'oidc-provider/lib/helpers/lru.js';
+import Router from '@koa/router';
+
+export type BenchMode = 'memory' | 'knex';
+
+export function readBenchMode(env: Record<string, string | undefined>, production: boolean): BenchMode | undefined {
+  const raw = env.BENCH_MODE?.trim();
+  if (!raw) return undefined;
+  if (production) throw new Error('BENCH_MODE is for benchmarks only and refused in production');
+  if (raw !== 'memory' && raw !== 'knex') throw new Error(`BENCH_MODE must be memory or knex, got ${JSON.stringify(raw)}`);
+  return raw;
+}
+
+/** oidc-provider's memory adapter with room for a benchmark's worth of tokens (its default LRU holds 1,000). */
+export function memoryAdapterFactory(clients: { adapter(): Adapter }): (model: string) => Adapter {
+  setStorage(new LRU({ maxSize: 5_000_000 }));
+  return (model) => (model === 'Client' ? clients.adapter() : new MemoryAdapter(model));
+}
+
+export interface StatementCounter {
+  count(): number;
+  add(n?: number): void;
+}
+
+/** Counts every statement Knex sends (raw ones included). */
+export function countStatements(db: Knex): StatementCounter {
+  let total = 0;
+  db.on('query', () => {
+    total += 1;
+  });
+  return {
+    count: () => total,
+    add: (n = 1) => {
+      total += n;
+    },
+  };
+}
+
+export function benchRoutes(counter: StatementCounter, mode: BenchMode): Router {
+  const router = new Router();
+  router.get('/bench/stats', (ctx) => {
+    const memory = process.memoryUsage();
+    ctx.body = { mode, statements: counter.count(), rss: memory.rss, heapUsed: memory.heapUsed, cpu: process.cpuUsage() };
+  });
+  return router;
+}
