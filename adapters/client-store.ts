@@ -6,7 +6,7 @@ import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Sealer } from './at-rest.ts';
 
 export type ClientKind = 'app' | 'resource_server';
-export type ClientSource = 'seed' | 'cli' | 'dynamic';
+export type ClientSource = 'seed' | 'cli' | 'dynamic' | 'system';
 
 export interface ClientRecord {
   clientId: string;
@@ -115,6 +115,15 @@ export class ClientStore {
       await trx('oidc_payloads').where({ client_id: clientId }).delete();
       return (await trx('clients').where({ client_id: clientId }).delete()) > 0;
     });
+  }
+
+  /** Creates or refreshes a client the server itself needs (its metadata follows the configuration). */
+  async ensureSystemClient(metadata: Record<string, unknown> & { client_id: string }): Promise<void> {
+    const now = this.#now();
+    await this.#db('clients')
+      .insert({ client_id: metadata.client_id, metadata: JSON.stringify(metadata), secret_sealed: null, kind: 'app', source: 'system', verified: true, created_at: now, updated_at: now })
+      .onConflict('client_id')
+      .merge(['metadata', 'updated_at']);
   }
 
   async setVerified(clientId: string, verified: boolean): Promise<boolean> {

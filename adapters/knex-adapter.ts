@@ -257,3 +257,23 @@ export async function findPayloads(
   }
   return payloads;
 }
+
+/** Unexpired payloads of one model issued under a grant (e.g. the access tokens to recall). */
+export async function findPayloadsByGrant(db: Knex, sealer: Sealer, model: string, grantId: string, now = Date.now()): Promise<AdapterPayload[]> {
+  const rows = rowsOf<PayloadRow & { id: string }>(
+    await db.raw(`SELECT p.id, p.payload, p.consumed_at FROM ${TABLE} p WHERE p.model = ? AND p.grant_id = ? AND (p.expires_at IS NULL OR p.expires_at > ?)`, [
+      model,
+      sealer.digest(grantId),
+      now,
+    ]),
+  );
+  const payloads: AdapterPayload[] = [];
+  for (const row of rows) {
+    try {
+      payloads.push(JSON.parse(sealer.open(row.payload, `${model}:${row.id}`)) as AdapterPayload);
+    } catch {
+      // unreadable rows are skipped, never trusted
+    }
+  }
+  return payloads;
+}

@@ -143,6 +143,8 @@ export async function resourceAdd(values: Values, { management, out }: CommandCo
   if (format !== 'opaque' && format !== 'jwt') throw new UsageError('--format must be opaque or jwt');
   const ttl = optional(values, 'ttl');
   if (ttl !== undefined && !/^\d+$/.test(ttl)) throw new UsageError('--ttl must be a number of seconds');
+  const maxGrant = optional(values, 'max-grant-duration');
+  if (maxGrant !== undefined && !/^\d+$/.test(maxGrant)) throw new UsageError('--max-grant-duration must be a number of seconds');
 
   const label = name ?? URL.parse(id)?.host ?? id;
   const created = await management.resources.add({
@@ -150,6 +152,7 @@ export async function resourceAdd(values: Values, { management, out }: CommandCo
     name,
     tokenFormat: format as TokenFormat,
     accessTokenTtl: ttl === undefined ? undefined : Number(ttl),
+    maxGrantDuration: maxGrant === undefined ? undefined : Number(maxGrant),
     scopes: scopes.map((scope) => ({ scope, description: descriptions.get(scope) ?? `Use ${label} with the "${scope}" permission` })),
   });
   out.result(

@@ -74,7 +74,7 @@ const COMMANDS: Record<string, Command> = {
     run: commands.clientVerify,
   },
   'resource add': {
-    usage: 'resource add --id URI --scope "a b" [--name N] [--format opaque|jwt] [--ttl SECONDS] [--describe "a=Plain words"]...',
+    usage: 'resource add --id URI --scope "a b" [--name N] [--format opaque|jwt] [--ttl SECONDS] [--max-grant-duration SECONDS] [--describe "a=Plain words"]...',
     options: {
       ...json,
       id: { type: 'string' },
@@ -82,6 +82,7 @@ const COMMANDS: Record<string, Command> = {
       name: { type: 'string' },
       format: { type: 'string' },
       ttl: { type: 'string' },
+      'max-grant-duration': { type: 'string' },
       describe: { type: 'string', multiple: true },
     },
     run: commands.resourceAdd,

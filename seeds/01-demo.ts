@@ -42,7 +42,7 @@ export const DEMO = {
 } as const;
 
 export async function isDatabaseEmpty(db: Knex): Promise<boolean> {
-  const [users, clients] = await Promise.all([db('users').first('id'), db('clients').first('client_id')]);
+  const [users, clients] = await Promise.all([db('users').first('id'), db('clients').whereNot('source', 'system').first('client_id')]);
   return !users && !clients;
 }
 

@@ -22,6 +22,11 @@ import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
 import { adapterErrors, createProvider } from './oidc/provider.ts';
 import { installSingleUseGrants } from './oidc/single-use.ts';
 import { interactionRoutes } from './routes/interaction.ts';
+import { createConsentStep } from './routes/consent.ts';
+import { ACCOUNT_CLIENT_ID, accountRoutes } from './routes/account.ts';
+import { createAudit, type Audit } from './services/audit.ts';
+import { createGrants, type Grants } from './services/grants.ts';
+import { auditProviderEvents } from './oidc/audit-events.ts';
 import { siteRoutes } from './routes/site.ts';
 import type { Logger } from './log.ts';
 import { createThrottle, type Throttle } from './security/throttle.ts';
@@ -48,6 +53,8 @@ export interface LatchkeyApp {
   clients: ClientStore;
   views: Views;
   throttle: Throttle;
+  audit: Audit;
+  grants: Grants;
   /** Releases what the app holds besides the Knex pool (the limiter's connection). */
   close(): Promise<void>;
 }
@@ -62,6 +69,7 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   const accounts = createAccounts(db, now);
   const views = createViews({ cache: config.env === 'production' });
   const csrf = createCsrf(keys.data);
+  const audit = createAudit(db, log, now);
   const counter = deps.bench ? countStatements(db) : undefined;
   const throttle = createThrottle(db, config.database, config.throttle, counter);
 
@@ -108,6 +116,8 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
     redemptions: deps.bench === 'memory' ? new MemoryAdapter('Redemption') : new PayloadAdapter(db, 'Redemption', sealer, { errors: adapterErrors, now }),
     graceSeconds: config.refreshGraceSeconds,
     now,
+    onReuse: (ctx, grantId, kind) =>
+      audit.note({ event: 'token.reuse_detected', clientId: ctx.oidc.client?.clientId, grantId, actor: 'client', ip: ctx.ip, details: { kind } }),
   });
 
   const app = new Koa();
@@ -144,15 +154,30 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
     sameOriginPosts({
       issuer: config.issuer,
       views,
-      applies: (path) => path.startsWith('/interaction/') || path === '/session/end/confirm',
+      applies: (path) => path.startsWith('/interaction/') || path.startsWith('/account/') || path === '/session/end/confirm',
     }),
   );
 
   const site = siteRoutes({ views, db, issuer: config.issuer });
-  const interactions = interactionRoutes({ provider, accounts, catalog, views, csrf, isVerifiedClient, throttle, grantTtl: config.ttl.grant });
+  const consent = createConsentStep({
+    provider,
+    accounts,
+    catalog,
+    views,
+    csrf,
+    audit,
+    isVerifiedClient,
+    firstPartyClientId: ACCOUNT_CLIENT_ID,
+    durations: { durations: config.grantDurations, defaultDuration: config.grantDurationDefault, grantTtl: config.ttl.grant },
+  });
+  const interactions = interactionRoutes({ provider, accounts, catalog, views, csrf, isVerifiedClient, throttle, consent, audit });
+  const grants = createGrants({ db, sealer, provider, audit });
+  auditProviderEvents(provider, audit, grants);
+  const account = accountRoutes({ provider, accounts, grants, audit, catalog, views, csrf, issuer: config.issuer });
   app.use(site.routes()).use(site.allowedMethods());
   if (deps.bench && counter) app.use(benchRoutes(counter, deps.bench).routes());
   app.use(interactions.routes()).use(interactions.allowedMethods());
+  app.use(account.routes()).use(account.allowedMethods());
   app.use(throttleRegistration(throttle, '/reg'));
   app.use(unverifiedRedirectInterstitial({ views, isVerifiedClient }));
   app.use(missingClientAuthIs401({ issuer: config.issuer }));
@@ -163,5 +188,19 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
     await views.respond(ctx, 'error', { title: 'Not found', error: 'not_found', explanation: 'There is no page at this address.' }, 404);
   });
 
-  return { app, provider, accounts, catalog, clients, views, throttle, close: () => throttle.close() };
+  return {
+    app,
+    provider,
+    accounts,
+    catalog,
+    clients,
+    views,
+    throttle,
+    audit,
+    grants,
+    close: async () => {
+      await audit.idle();
+      await throttle.close();
+    },
+  };
 }

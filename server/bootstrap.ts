@@ -6,6 +6,24 @@ import { ConfigError, type Config } from './config/env.ts';
 import { dataKeyFingerprint, type KeyMaterial } from './config/keys.ts';
 import type { Logger } from './log.ts';
 import { isDatabaseEmpty, seedDemoData } from '../seeds/01-demo.ts';
+import { ClientStore } from '../adapters/client-store.ts';
+import { createSealer } from '../adapters/at-rest.ts';
+import { ACCOUNT_CLIENT_ID } from './routes/account.ts';
+
+/** Our own account area signs users in through the authorization endpoint as a first-party client. */
+export async function ensureAccountClient(db: Knex, keys: KeyMaterial, issuer: string): Promise<void> {
+  await new ClientStore(db, createSealer(keys.data)).ensureSystemClient({
+    client_id: ACCOUNT_CLIENT_ID,
+    client_name: 'Your account',
+    application_type: 'web',
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    redirect_uris: [`${issuer}/account/callback`],
+    token_endpoint_auth_method: 'none',
+    scope: 'openid',
+    resource_scopes: {},
+  });
+}
 
 /**
  * The data key digests token ids and seals payloads: a database written under one key is
@@ -35,6 +53,7 @@ export async function prepareDatabase(
   const applied = await migrateToLatest(db);
   if (applied.length) log.info('database migrated', { applied });
   await checkKeyPairing(db, keys, config.keysJson ? 'LATCHKEY_KEYS' : config.keysFile);
+  await ensureAccountClient(db, keys, config.issuer);
   if (config.seedDemo && (await isDatabaseEmpty(db))) {
     const summary = await seedDemoData(db, { keys, config, log });
     log.info('demo data seeded', summary);

@@ -27,6 +27,10 @@ export interface Config {
   purgeIntervalSeconds: number;
   /** Seconds during which a retried refresh returns the same successor pair (0 = off). */
   refreshGraceSeconds: number;
+  /** How long a user may let an app keep access, offered on the consent page (s; 0 = until revoked). */
+  grantDurations: number[];
+  /** The choice ticked by default (one of grantDurations). */
+  grantDurationDefault: number;
   throttle: ThrottleSettings;
   ttl: {
     accessToken: number;
@@ -109,6 +113,23 @@ export function parseDatabaseUrl(raw: string, synchronous: 'FULL' | 'NORMAL' = '
   );
 }
 
+function readDurations(env: Env, cap: number): number[] {
+  const explicit = env.GRANT_DURATIONS?.trim();
+  if (!explicit) {
+    // The defaults that fit under GRANT_TTL, and always "until revoked" (which ends at GRANT_TTL).
+    return [3600, DAY, 30 * DAY].filter((d) => d < cap).concat(0);
+  }
+  const raw = explicit;
+  const values = raw.split(',').map((part) => part.trim());
+  if (values.some((v) => !/^\d+$/.test(v))) {
+    throw new ConfigError(`GRANT_DURATIONS must be comma-separated seconds (0 = until revoked), got ${JSON.stringify(raw)}`);
+  }
+  const durations = [...new Set(values.map(Number))];
+  const tooLong = durations.find((d) => d > cap);
+  if (tooLong !== undefined) throw new ConfigError(`GRANT_DURATIONS: ${tooLong} exceeds GRANT_TTL (${cap})`);
+  return durations;
+}
+
 function readSynchronous(env: Env): 'FULL' | 'NORMAL' {
   const raw = (env.SQLITE_SYNCHRONOUS?.trim() || 'FULL').toUpperCase();
   if (raw === 'FULL' || raw === 'NORMAL') return raw;
@@ -127,7 +148,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     authorizationCode: readInteger(env, 'AUTHORIZATION_CODE_TTL', 60, { min: 5, max: 600 }),
     idToken: readInteger(env, 'ID_TOKEN_TTL', 3600, { min: 60, max: DAY }),
     refreshToken: readInteger(env, 'REFRESH_TOKEN_TTL', 14 * DAY, { min: 5, max: 365 * DAY }),
-    grant: readInteger(env, 'GRANT_TTL', 30 * DAY, { min: 5, max: 5 * 365 * DAY }),
+    // "Until you revoke it" on the consent page still ends here: the absolute cap on a grant.
+    grant: readInteger(env, 'GRANT_TTL', 365 * DAY, { min: 5, max: 5 * 365 * DAY }),
     session: readInteger(env, 'SESSION_TTL', DAY, { min: 60, max: 90 * DAY }),
     interaction: readInteger(env, 'INTERACTION_TTL', 1800, { min: 60, max: DAY }),
   };
@@ -135,6 +157,15 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   // a shorter grant would silently cut refresh tokens short.
   if (ttl.grant < ttl.refreshToken) {
     throw new ConfigError(`GRANT_TTL (${ttl.grant}) must be at least REFRESH_TOKEN_TTL (${ttl.refreshToken})`);
+  }
+
+  const grantDurations = readDurations(env, ttl.grant);
+  const grantDurationDefault = readInteger(env, 'GRANT_DURATION_DEFAULT', grantDurations.includes(30 * DAY) ? 30 * DAY : (grantDurations[grantDurations.length - 1] as number), {
+    min: 0,
+    max: ttl.grant,
+  });
+  if (!grantDurations.includes(grantDurationDefault)) {
+    throw new ConfigError(`GRANT_DURATION_DEFAULT (${grantDurationDefault}) must be one of GRANT_DURATIONS (${grantDurations.join(',')})`);
   }
 
   const config: Config = {
@@ -149,6 +180,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     purgeIntervalSeconds: readInteger(env, 'PURGE_INTERVAL', 300, { min: 1, max: DAY }),
     // Decision: a short window, at most 10 s, only for the immediately previous token.
     refreshGraceSeconds: readInteger(env, 'REFRESH_GRACE_SECONDS', 5, { min: 0, max: 10 }),
+    grantDurations,
+    grantDurationDefault,
     throttle: {
       loginFreeAttempts: readInteger(env, 'LOGIN_FREE_ATTEMPTS', 5, { min: 1, max: 100 }),
       loginBackoffSeconds: readInteger(env, 'LOGIN_BACKOFF_SECONDS', 30, { min: 1, max: 3600 }),

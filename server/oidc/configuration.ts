@@ -30,6 +30,13 @@ export interface ConfigurationDeps {
 
 type Ctx = KoaContextWithOIDC;
 
+/** `seconds`, shortened to what remains of the grant the token is issued under. */
+function withinGrant(ctx: Ctx | undefined, seconds: number): number {
+  const exp = (ctx?.oidc?.entities?.Grant as { exp?: number } | undefined)?.exp;
+  if (typeof exp !== 'number') return seconds;
+  return Math.max(1, Math.min(seconds, exp - Math.floor(Date.now() / 1000)));
+}
+
 export const EXTRA_CLIENT_METADATA = ['resource_scopes'];
 
 export function buildConfiguration(deps: ConfigurationDeps): Configuration {
@@ -103,12 +110,13 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
       // What the user approved before is not asked again, except for clients nobody has
       // verified: those always show the consent page (consent phishing, RFC 9700 §4.11; T28).
       if (!(await deps.isVerifiedClient(client.clientId))) return undefined;
-      const grantId = oidc.session?.grantIdFor(client.clientId);
-      if (grantId) return oidc.provider.Grant.find(grantId);
       const accountId = oidc.session?.accountId;
-      if (!accountId) return undefined;
-      const earlier = await deps.findEarlierGrantId(accountId, client.clientId);
-      return earlier ? oidc.provider.Grant.find(earlier) : undefined;
+      const grantId = oidc.session?.grantIdFor(client.clientId) ?? (accountId ? await deps.findEarlierGrantId(accountId, client.clientId) : undefined);
+      const grant = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
+      // Scopes the user declined before are asked again on a new request (T29): declining is an
+      // answer to one request, not a standing refusal.
+      if (grant) delete (grant as unknown as { rejected?: unknown }).rejected;
+      return grant;
     },
 
     cookies: {
@@ -184,13 +192,14 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
     },
 
     ttl: {
-      AccessToken: (_ctx: Ctx, token: { resourceServer?: { accessTokenTTL?: number } }) =>
-        token.resourceServer?.accessTokenTTL ?? config.ttl.accessToken,
+      // No access token outlives its grant (the user's chosen duration).
+      AccessToken: (ctx: Ctx, token: { resourceServer?: { accessTokenTTL?: number } }) =>
+        withinGrant(ctx, token.resourceServer?.accessTokenTTL ?? config.ttl.accessToken),
       ClientCredentials: (_ctx: Ctx, token: { resourceServer?: { accessTokenTTL?: number } }) =>
         token.resourceServer?.accessTokenTTL ?? config.ttl.clientCredentials,
       AuthorizationCode: config.ttl.authorizationCode,
       IdToken: config.ttl.idToken,
-      RefreshToken: config.ttl.refreshToken,
+      RefreshToken: (ctx: Ctx) => withinGrant(ctx, config.ttl.refreshToken),
       // Caps every refresh token under the grant; rotation never extends it.
       Grant: config.ttl.grant,
       Session: config.ttl.session,

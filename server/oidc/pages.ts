@@ -63,12 +63,23 @@ export function createLogoutPages(views: Views) {
       const client = ctx.oidc.client;
       const redirect = ctx.oidc.params?.post_logout_redirect_uri;
       if (typeof redirect === 'string') allowFormAction(ctx as unknown as Context, redirect);
+      // What signing out will do to each app used in this session (T31, issue 5).
+      const authorizations = (ctx.oidc.session?.authorizations ?? {}) as Record<string, { persistsLogout?: boolean }>;
+      const ending: string[] = [];
+      const keeping: string[] = [];
+      for (const [clientId, authorization] of Object.entries(authorizations)) {
+        if (clientId === 'latchkey-account') continue;
+        const app = await ctx.oidc.provider.Client.find(clientId);
+        (authorization.persistsLogout ? keeping : ending).push(app?.clientName ?? clientId);
+      }
       ctx.type = 'html';
       ctx.body = await views.render('logout', {
         title: 'Sign out',
         // Built by oidc-provider: a hidden form carrying its own anti-CSRF value.
         providerForm: form,
         clientName: client ? (client.clientName ?? client.clientId) : undefined,
+        ending,
+        keeping,
       });
     },
 

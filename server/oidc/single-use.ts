@@ -54,6 +54,8 @@ export interface SingleUseOptions {
   redemptions: Adapter;
   graceSeconds: number;
   now?: () => number;
+  /** Told when a replay revoked a grant (for the audit trail). */
+  onReuse?: (ctx: Ctx, grantId: string, kind: 'authorization code' | 'refresh token') => void;
 }
 
 export function installSingleUseGrants(provider: Provider, options: SingleUseOptions): void {
@@ -82,9 +84,11 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
     }
   }
 
-  async function revoke(grantId: string | undefined) {
+  async function revoke(ctx: Ctx, grantId: string | undefined, kind: 'authorization code' | 'refresh token') {
     // Destroying the grant tombstones it: every token of the family is dead from now on.
-    if (grantId) await provider.Grant.adapter.destroy(grantId);
+    if (!grantId) return;
+    await provider.Grant.adapter.destroy(grantId);
+    options.onReuse?.(ctx, grantId, kind);
   }
 
   // --- authorization code ---------------------------------------------------------------------
@@ -96,7 +100,7 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
       } catch (error) {
         if (!isConsumeConflict(error)) throw error;
         await settled(String((ctx as Ctx).oidc.params?.code), Number(code.consumed) || undefined);
-        await revoke(code.grantId);
+        await revoke(ctx as Ctx, code.grantId, 'authorization code');
         throw new errors.InvalidGrant('authorization code already used');
       }
     },
@@ -157,7 +161,7 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
         ctx.body = replay;
         return;
       }
-      await revoke(presented?.grantId);
+      await revoke(ctx, presented?.grantId, 'refresh token');
       throw new errors.InvalidGrant('refresh token already used');
     }
     // Kept for the grace window only; without grace, just long enough to settle racing losers.

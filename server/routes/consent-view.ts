@@ -47,6 +47,8 @@ export function describeClient(client: ClientLike): ClientView {
 export interface ScopeLine {
   scope: string;
   description: string;
+  /** Cannot be unticked: openid, or a scope the client registered as required. */
+  required?: boolean;
 }
 
 export interface ConsentGroup {
@@ -61,23 +63,38 @@ interface PromptDetails {
   missingResourceScopes?: Record<string, string[]>;
 }
 
-export function consentGroups(details: unknown, snapshot: ResourceSnapshot): ConsentGroup[] {
+export function describeScope(scope: string, snapshot: ResourceSnapshot): string {
+  return OIDC_SCOPE_DESCRIPTIONS[scope] ?? snapshot.describe(scope) ?? scope;
+}
+
+/** What the request asks for that the app does not have yet, grouped by resource. */
+export function consentGroups(details: unknown, snapshot: ResourceSnapshot, required: Set<string> = new Set(['openid'])): ConsentGroup[] {
   const d = (details ?? {}) as PromptDetails;
   const groups: ConsentGroup[] = [];
-  const oidc = (d.missingOIDCScope ?? []).map((scope) => ({
-    scope,
-    description: OIDC_SCOPE_DESCRIPTIONS[scope] ?? scope,
-  }));
-  for (const claim of d.missingOIDCClaims ?? []) oidc.push({ scope: claim, description: `See your ${claim.replaceAll('_', ' ')}` });
+  const line = (scope: string) => ({ scope, description: describeScope(scope, snapshot), required: required.has(scope) });
+  const oidc = (d.missingOIDCScope ?? []).map(line);
   if (oidc.length) groups.push({ title: 'Your account', scopes: oidc });
-
   for (const [indicator, scopes] of Object.entries(d.missingResourceScopes ?? {})) {
-    const resource = snapshot.get(indicator);
-    groups.push({
-      title: resource?.name ?? indicator,
-      resource: indicator,
-      scopes: scopes.map((scope) => ({ scope, description: snapshot.describe(scope) ?? scope })),
-    });
+    groups.push({ title: snapshot.get(indicator)?.name ?? indicator, resource: indicator, scopes: scopes.map(line) });
+  }
+  return groups;
+}
+
+interface GrantLike {
+  getOIDCScope(): string;
+  resources?: Record<string, string>;
+  getResourceScope(resource: string): string;
+}
+
+/** What a grant currently allows, grouped the same way. */
+export function grantedGroups(grant: GrantLike, snapshot: ResourceSnapshot): ConsentGroup[] {
+  const groups: ConsentGroup[] = [];
+  const line = (scope: string) => ({ scope, description: describeScope(scope, snapshot) });
+  const oidc = grant.getOIDCScope().split(' ').filter(Boolean);
+  if (oidc.length) groups.push({ title: 'Your account', scopes: oidc.map(line) });
+  for (const indicator of Object.keys(grant.resources ?? {})) {
+    const scopes = grant.getResourceScope(indicator).split(' ').filter(Boolean);
+    if (scopes.length) groups.push({ title: snapshot.get(indicator)?.name ?? indicator, resource: indicator, scopes: scopes.map(line) });
   }
   return groups;
 }

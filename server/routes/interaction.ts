@@ -9,7 +9,9 @@ import type { Views } from '../http/views.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { allowFormAction } from '../http/security-headers.ts';
 import { field, formBody } from '../http/body.ts';
-import { describeClient, consentGroups, describeDuration } from './consent-view.ts';
+import { describeClient } from './consent-view.ts';
+import { ConsentRefused, type ConsentStep } from './consent.ts';
+import type { Audit } from '../services/audit.ts';
 import { Throttled, type Throttle } from '../security/throttle.ts';
 
 export interface InteractionDeps {
@@ -20,8 +22,8 @@ export interface InteractionDeps {
   csrf: Csrf;
   isVerifiedClient: (clientId: string) => Promise<boolean>;
   throttle: Throttle;
-  /** The longest a grant lasts (s), shown on the consent page. */
-  grantTtl: number;
+  consent: ConsentStep;
+  audit: Audit;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -63,6 +65,13 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     // RFC 9700 §4.12: 303 after a POST so the browser does not re-send the credentials.
     ctx.status = 303;
     ctx.redirect(returnTo);
+  }
+
+  async function deny(ctx: Context, details: Details) {
+    if (details.session?.accountId) {
+      await deps.audit.record({ event: 'consent.denied', accountId: details.session.accountId, clientId: String(details.params.client_id), actor: 'user' });
+    }
+    await finish(ctx, { error: 'access_denied', error_description: 'The user did not grant access' }, false);
   }
 
   async function renderLogin(ctx: Context, details: Details, extra: { error?: string; email?: string } = {}, status = 200) {
@@ -112,21 +121,12 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (details.prompt.name !== 'consent') {
       throw new PageError(400, 'invalid_request', 'This sign-in step is not supported.');
     }
-    const clientId = String(details.params.client_id);
-    const client = await provider.Client.find(clientId);
-    if (!client) throw new PageError(400, 'invalid_client', 'The app that sent you here is no longer registered.');
-    const user = details.session?.accountId ? await accounts.findById(details.session.accountId) : undefined;
-    await views.respond(ctx, 'consent', {
-      title: `Allow ${client.clientName ?? clientId}?`,
-      returnHost: URL.parse(String(details.params.redirect_uri))?.host || String(details.params.redirect_uri),
-      lifetime: describeDuration(deps.grantTtl),
-      uid: details.uid,
-      csrf: csrf.tokenFor(`interaction:${details.uid}`),
-      client: describeClient(client),
-      verified: await deps.isVerifiedClient(clientId),
-      user: user ? { email: user.email, name: user.name } : undefined,
-      groups: consentGroups(details.prompt.details, await deps.catalog.current()),
-    });
+    if (deps.consent.isFirstParty(details)) {
+      const client = await provider.Client.find(String(details.params.client_id));
+      const grantId = await deps.consent.approveFirstParty(details, client as unknown as Record<string, unknown>);
+      return finish(ctx, { consent: { grantId } }, true);
+    }
+    await deps.consent.render(ctx, details);
   });
 
   router.post('/interaction/:uid/login', formBody, async (ctx) => {
@@ -147,11 +147,15 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       return renderLogin(ctx, details, { error: `Too many failed sign-in attempts. Wait ${wait} and try again.`, email }, 429);
     }
     const user = await accounts.authenticate(email, password);
+    const clientId = String(details.params.client_id);
     if (!user) {
+      const known = await accounts.findByEmail(email);
+      deps.audit.note({ event: 'login.failure', accountId: known?.id, clientId, ip: ctx.ip, details: { reason: 'bad credentials' } });
       // One message for unknown email and wrong password: no account enumeration.
       return renderLogin(ctx, details, { error: 'Incorrect email or password.', email }, 401);
     }
     await attempt.succeeded();
+    deps.audit.note({ event: 'login.success', accountId: user.id, clientId, ip: ctx.ip });
     await finish(ctx, { login: { accountId: user.id, amr: ['pwd'], remember: true } }, false);
   });
 
@@ -159,15 +163,6 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const details = await load(ctx);
     requireCsrf(ctx, details);
     if (details.prompt.name !== 'consent') throw new PageError(400, 'invalid_request', 'There is nothing to approve on this request.');
-    const accountId = details.session?.accountId;
-    if (!accountId) throw new errors.SessionNotFound('no signed-in user for this interaction');
-    const clientId = String(details.params.client_id);
-    const missing = details.prompt.details as {
-      missingOIDCScope?: string[];
-      missingOIDCClaims?: string[];
-      missingResourceScopes?: Record<string, string[]>;
-    };
-
     // The same form sent twice (a double click, a resubmission) records the approval once.
     const already = (details.result as { consent?: { grantId?: string } } | undefined)?.consent?.grantId;
     if (already) {
@@ -175,21 +170,21 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       ctx.redirect(details.returnTo);
       return;
     }
-    const grant = (details.grantId ? await provider.Grant.find(details.grantId) : undefined) ?? new provider.Grant({ accountId, clientId });
-    if (missing.missingOIDCScope?.length) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
-    if (missing.missingOIDCClaims?.length) grant.addOIDCClaims(missing.missingOIDCClaims);
-    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
-      grant.addResourceScope(indicator, scopes.join(' '));
+    try {
+      const grantId = await deps.consent.submit(ctx, details);
+      await finish(ctx, { consent: { grantId } }, true);
+    } catch (error) {
+      if (!(error instanceof ConsentRefused)) throw error;
+      // Unticking everything is a Deny.
+      await deny(ctx, details);
     }
-    const grantId = await grant.save();
-    await finish(ctx, { consent: { grantId } }, true);
   });
 
   // Deny on the consent page, or cancel on the login page: the app receives access_denied.
   router.post('/interaction/:uid/abort', formBody, async (ctx) => {
     const details = await load(ctx);
     requireCsrf(ctx, details);
-    await finish(ctx, { error: 'access_denied', error_description: 'The user did not grant access' }, false);
+    await deny(ctx, details);
   });
 
   return router;

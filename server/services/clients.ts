@@ -143,6 +143,7 @@ export function createClientAdmin(
 
     async remove(clientId: string): Promise<boolean> {
       const record = await store.get(clientId);
+      if (record?.source === 'system') throw new ClientError(`${clientId} is used by the server itself and cannot be removed`);
       if (record?.kind === 'resource_server') {
         throw new ClientError(`${clientId} belongs to a resource server; remove it with \`latchkey resource remove\``);
       }

@@ -20,6 +20,8 @@ export interface ResourceServer {
   tokenFormat: TokenFormat;
   accessTokenTtl: number;
   introspectionClientId: string | null;
+  /** The longest a user may grant access to this API (s), or null for the server's cap. */
+  maxGrantDuration: number | null;
   scopes: ScopeDefinition[];
 }
 
@@ -55,6 +57,7 @@ interface ResourceRow {
   token_format: TokenFormat;
   access_token_ttl: number;
   introspection_client_id: string | null;
+  max_grant_duration: number | null;
 }
 
 async function loadAll(db: Knex): Promise<ResourceServer[]> {
@@ -68,6 +71,7 @@ async function loadAll(db: Knex): Promise<ResourceServer[]> {
     tokenFormat: row.token_format,
     accessTokenTtl: Number(row.access_token_ttl),
     introspectionClientId: row.introspection_client_id,
+    maxGrantDuration: row.max_grant_duration === null || row.max_grant_duration === undefined ? null : Number(row.max_grant_duration),
     scopes: scopes.filter((s) => s.resource_id === row.id).map(({ scope, description }) => ({ scope, description })),
   }));
 }
@@ -157,6 +161,7 @@ export interface NewResourceServer {
   accessTokenTtl?: number | undefined;
   /** Defaults to a generated `rs_...` id. */
   introspectionClientId?: string | undefined;
+  maxGrantDuration?: number | undefined;
 }
 
 export interface CreatedResourceServer {
@@ -183,6 +188,9 @@ export function createResourceAdmin(db: Knex, clients: ClientStore, defaults: { 
         throw new ResourceError('the access token lifetime must be between 10 and 86400 seconds');
       }
       const name = input.name?.trim() || new URL(id).host || id;
+      if (input.maxGrantDuration !== undefined && (!Number.isInteger(input.maxGrantDuration) || input.maxGrantDuration < 60)) {
+        throw new ResourceError('the maximum grant duration must be at least 60 seconds');
+      }
 
       const clientId = input.introspectionClientId ?? `rs_${crypto.randomBytes(12).toString('base64url')}`;
       const clientSecret = crypto.randomBytes(32).toString('base64url');
@@ -220,6 +228,7 @@ export function createResourceAdmin(db: Knex, clients: ClientStore, defaults: { 
           token_format: tokenFormat,
           access_token_ttl: accessTokenTtl,
           introspection_client_id: clientId,
+          max_grant_duration: input.maxGrantDuration ?? null,
           created_at: Date.now(),
         });
         await trx('resource_scopes').insert(scopes.map((s) => ({ resource_id: id, ...s })));

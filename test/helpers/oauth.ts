@@ -1,6 +1,6 @@
 // Clients of the server under test, built with openid-client (a real OAuth client library).
 import * as client from 'openid-client';
-import { formAction, hiddenField, UserAgent, type PageResponse } from './user-agent.ts';
+import { consentFields, formAction, hiddenField, UserAgent, type PageResponse } from './user-agent.ts';
 
 export async function confidentialClient(h: { issuer: string }, clientId: string, secret: string): Promise<client.Configuration> {
   const config = await client.discovery(new URL(h.issuer), clientId, secret, client.ClientSecretBasic(secret), {
@@ -53,7 +53,8 @@ export async function completeInteraction(
     } else if (page.body.includes('/consent"')) {
       const path = decision === 'approve' ? '/consent' : '/abort';
       const action = new URL(formAction(page.body, path), page.url).toString();
-      const posted = await agent.request(action, { form: { csrf } });
+      // Approve as a browser would with the page's defaults: every scope ticked.
+      const posted = await agent.request(action, { form: decision === 'approve' ? consentFields(page.body) : { csrf } });
       if (posted.status !== 303 || !posted.location) return posted;
       page = await agent.follow(posted.location, redirectUri);
     } else {

@@ -51,7 +51,10 @@ export class UserAgent {
     return [...this.#cookies.values()].map((c) => c.name);
   }
 
-  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<PageResponse> {
+  async request(
+    url: string,
+    init: { method?: string; form?: Record<string, string> | Array<[string, string]>; headers?: Record<string, string> } = {},
+  ): Promise<PageResponse> {
     const headers: Record<string, string> = { ...init.headers };
     const cookie = this.cookieHeader(url);
     if (cookie) headers.cookie = cookie;
@@ -95,4 +98,16 @@ export function formAction(html: string, suffix: string): string {
   const match = new RegExp(`action="([^"]*${suffix})"`).exec(html);
   if (!match?.[1]) throw new Error(`no form posting to *${suffix} in page`);
   return match[1];
+}
+
+/**
+ * What a browser would send from the consent form as the page draws it: the CSRF value and every
+ * ticked, enabled scope checkbox (the defaults), plus `extra` fields.
+ */
+export function consentFields(html: string, extra: Array<[string, string]> = []): Array<[string, string]> {
+  const ticked = [...html.matchAll(/<input type="checkbox"[^>]*>/g)]
+    .map((match) => match[0])
+    .filter((tag) => / checked/.test(tag) && !/ disabled/.test(tag) && /name="scope"/.test(tag))
+    .map((tag) => /value="([^"]*)"/.exec(tag)?.[1] as string);
+  return [['csrf', hiddenField(html, 'csrf')], ...ticked.map((scope): [string, string] => ['scope', scope]), ...extra];
 }

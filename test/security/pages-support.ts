@@ -4,6 +4,7 @@ import type { Harness } from '../helpers/harness.ts';
 import { CONTACTS, REDIRECT } from '../helpers/fixtures.ts';
 import { authorizationRequest, client, type AuthorizationRequest } from '../helpers/oauth.ts';
 import { formAction, hiddenField, UserAgent, type PageResponse } from '../helpers/user-agent.ts';
+import { consentFields } from '../helpers/user-agent.ts';
 import { findPayloads } from '../../adapters/knex-adapter.ts';
 import { createSealer } from '../../adapters/at-rest.ts';
 
@@ -12,7 +13,7 @@ export const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q
 
 /** The scripted user agent, announcing itself as a browser navigating to a page. */
 export class Browser extends UserAgent {
-  override request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<PageResponse> {
+  override request(url: string, init: { method?: string; form?: Record<string, string> | Array<[string, string]>; headers?: Record<string, string> } = {}): Promise<PageResponse> {
     return super.request(url, { ...init, headers: { accept: BROWSER_ACCEPT, ...init.headers } });
   }
 
@@ -287,7 +288,9 @@ export async function open(
 /** Submits the form of `page` that posts to `…suffix`, with the page's CSRF token unless given. */
 export async function submit(agent: UserAgent, page: Page, suffix: '/login' | '/consent' | '/abort', fields: Record<string, string> = {}, headers: Record<string, string> = {}) {
   const action = new URL(formAction(page.body, suffix), page.url).toString();
-  const form = { csrf: hiddenField(page.body, 'csrf'), ...fields };
+  // The consent form sends its ticked scopes too, as a browser would (unless the test sets them).
+  const defaults = suffix === '/consent' && !('scope' in fields) ? consentFields(page.body).filter(([name]) => name === 'scope') : [];
+  const form: Array<[string, string]> = [['csrf', hiddenField(page.body, 'csrf')], ...defaults, ...Object.entries(fields)];
   return agent.request(action, { form, headers });
 }
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type Harness } from '../helpers/harness.ts';
 import { createFixtures, REDIRECT, type Fixtures } from '../helpers/fixtures.ts';
 import { STORES } from '../helpers/databases.ts';
-import { hiddenField } from '../helpers/user-agent.ts';
+import { consentFields, hiddenField } from '../helpers/user-agent.ts';
 import { addClient, Browser, isConsentPage, isLoginPage, open, redeem, registerClient, submit, summary, tags, type Page } from './pages-support.ts';
 
 const EVIL = 'https://evil.example/steal';
@@ -68,7 +68,7 @@ describe.each(STORES)('T33 login and logout are not open redirectors (%s)', (sto
       expect(isConsentPage(consent), summary(consent)).toBe(true);
       const allowed = await browser.request(
         new URL(`${new URL(consent.url).pathname}/consent?return_to=${encodeURIComponent(EVIL)}`, h.issuer).toString(),
-        { form: { csrf: hiddenField(consent.body, 'csrf'), return_to: EVIL, redirect_uri: EVIL } },
+        { form: consentFields(consent.body, [['return_to', EVIL], ['redirect_uri', EVIL]]) },
       );
       expect(allowed.status).toBe(303);
       expect(new URL(allowed.location as string).origin).toBe(h.issuer);

@@ -1,0 +1,180 @@
+// The account area: the apps a user has let in, what each may do, until when, and the controls
+// to narrow or end that access, or to sign out everywhere. Signing in goes through our own
+// authorization endpoint with a first-party client, so it is the same login, session and
+// throttling as everywhere else.
+import crypto from 'node:crypto';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Accounts } from '../services/accounts.ts';
+import type { Audit, AuditRecord } from '../services/audit.ts';
+import type { Grants, GrantSummary } from '../services/grants.ts';
+import type { ResourceCatalog, ResourceSnapshot } from '../services/resources.ts';
+import type { Views } from '../http/views.ts';
+import type { Csrf } from '../http/csrf.ts';
+import { field, formBody } from '../http/body.ts';
+import { describeClient, describeScope } from './consent-view.ts';
+
+export const ACCOUNT_CLIENT_ID = 'latchkey-account';
+
+export interface AccountDeps {
+  provider: Provider;
+  accounts: Accounts;
+  grants: Grants;
+  audit: Audit;
+  catalog: ResourceCatalog;
+  views: Views;
+  csrf: Csrf;
+  issuer: string;
+}
+
+const EVENT_WORDS: Record<string, string> = {
+  'consent.given': 'You gave access',
+  'consent.changed': 'Access changed',
+  'consent.revoked': 'Access revoked',
+  'consent.denied': 'You refused access',
+  'token.issued': 'Signed in to the app',
+  'token.refreshed': 'Access renewed',
+  'token.reuse_detected': 'A reused token was refused and access ended',
+  'login.success': 'Signed in',
+  'login.failure': 'Failed sign-in',
+  logout: 'Signed out',
+};
+
+function date(ms: number | undefined): string | undefined {
+  return ms === undefined ? undefined : new Date(ms).toUTCString().replace(' GMT', ' UTC');
+}
+
+function appCard(grant: GrantSummary, client: Awaited<ReturnType<Provider['Client']['find']>>, snapshot: ResourceSnapshot, lastUsed: number | undefined, trail: AuditRecord[]) {
+  const groups = [
+    ...(grant.oidc.length ? [{ title: 'Your account', scopes: grant.oidc }] : []),
+    ...Object.entries(grant.resources).map(([indicator, scopes]) => ({ title: snapshot.get(indicator)?.name ?? indicator, scopes })),
+  ].map((group) => ({ ...group, scopes: group.scopes.map((scope) => ({ scope, description: describeScope(scope, snapshot), removable: scope !== 'openid' })) }));
+  const selfContained = Object.keys(grant.resources)
+    .map((indicator) => snapshot.get(indicator))
+    .filter((resource) => resource?.tokenFormat === 'jwt')
+    .map((resource) => ({ name: resource?.name, minutes: Math.ceil((resource?.accessTokenTtl ?? 0) / 60) }));
+  return {
+    grantId: grant.grantId,
+    client: client ? describeClient(client) : { id: grant.clientId, name: grant.clientId, initial: grant.clientId[0]?.toUpperCase() ?? '?' },
+    groups,
+    grantedAt: date(grant.grantedAt),
+    expiresAt: date(grant.expiresAt),
+    lastUsed: date(lastUsed),
+    selfContained,
+    trail: trail
+      .filter((entry) => !entry.grantId || entry.grantId === grant.grantId)
+      .slice(0, 8)
+      .map((entry) => ({ at: date(entry.at), what: EVENT_WORDS[entry.event] ?? entry.event })),
+  };
+}
+
+export function accountRoutes(deps: AccountDeps): Router {
+  const { provider, views, csrf, grants } = deps;
+  const router = new Router();
+
+  async function session(ctx: Context) {
+    return provider.Session.get(ctx as never);
+  }
+
+  /** Sends the browser through our own sign-in, back to /account. */
+  function signIn(ctx: Context) {
+    const verifier = crypto.randomBytes(32).toString('base64url');
+    const url = new URL('/auth', deps.issuer);
+    url.search = new URLSearchParams({
+      client_id: ACCOUNT_CLIENT_ID,
+      response_type: 'code',
+      redirect_uri: `${deps.issuer}/account/callback`,
+      scope: 'openid',
+      state: crypto.randomBytes(16).toString('base64url'),
+      code_challenge: crypto.createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+    }).toString();
+    ctx.status = 303;
+    ctx.redirect(url.toString());
+  }
+
+  /** The signed-in account, and the CSRF binding for its forms; or undefined after redirecting. */
+  async function requireUser(ctx: Context) {
+    const current = await session(ctx);
+    const user = current.accountId ? await deps.accounts.findById(current.accountId) : undefined;
+    if (!user || user.disabled) {
+      if (ctx.method === 'GET') signIn(ctx);
+      else await views.respond(ctx, 'error', { title: 'Signed out', error: 'login_required', explanation: 'Your session has ended. Sign in again to manage your apps.' }, 401);
+      return undefined;
+    }
+    return { user, binding: `account:${current.jti}` };
+  }
+
+  function checkCsrf(ctx: Context, binding: string): boolean {
+    if (csrf.verify(binding, field(ctx.request.body, 'csrf'))) return true;
+    ctx.status = 403;
+    return false;
+  }
+
+  router.get('/account/callback', (ctx) => {
+    // The sign-in happened (the session cookie is set); the code itself is not needed here.
+    ctx.status = 303;
+    ctx.redirect('/account');
+  });
+
+  router.get('/account', async (ctx) => {
+    const signedIn = await requireUser(ctx);
+    if (!signedIn) return;
+    const snapshot = await deps.catalog.current();
+    const [all, lastUsed, trail] = await Promise.all([
+      grants.forAccount(signedIn.user.id),
+      deps.audit.lastUsed(signedIn.user.id),
+      deps.audit.list({ accountId: signedIn.user.id, limit: 200 }),
+    ]);
+    const apps = [];
+    for (const grant of all.filter((g) => g.clientId !== ACCOUNT_CLIENT_ID)) {
+      const client = await provider.Client.find(grant.clientId);
+      apps.push(appCard(grant, client, snapshot, lastUsed.get(grant.clientId), trail.filter((e) => e.clientId === grant.clientId)));
+    }
+    const done = typeof ctx.query.done === 'string' ? ctx.query.done : undefined;
+    await views.respond(ctx, 'account', {
+      title: 'Connected apps',
+      user: { email: signedIn.user.email, name: signedIn.user.name },
+      csrf: csrf.tokenFor(signedIn.binding),
+      apps,
+      notice: done === 'revoked' ? 'Access revoked. The app can no longer use your account.' : done === 'narrowed' ? 'Permission removed.' : undefined,
+    });
+  });
+
+  router.post('/account/apps/:grantId/revoke', formBody, async (ctx) => {
+    const signedIn = await requireUser(ctx);
+    if (!signedIn) return;
+    if (!checkCsrf(ctx, signedIn.binding)) return views.respond(ctx, 'error', { title: 'Request refused', error: 'invalid_request', explanation: 'This form has expired. Reload the page and try again.' }, 403);
+    const grant = await grants.find(ctx.params.grantId as string);
+    if (grant?.accountId === signedIn.user.id) await grants.revoke(grant.grantId, { actor: 'user', ip: ctx.ip });
+    ctx.status = 303;
+    ctx.redirect('/account?done=revoked');
+  });
+
+  router.post('/account/apps/:grantId/remove-scope', formBody, async (ctx) => {
+    const signedIn = await requireUser(ctx);
+    if (!signedIn) return;
+    if (!checkCsrf(ctx, signedIn.binding)) return views.respond(ctx, 'error', { title: 'Request refused', error: 'invalid_request', explanation: 'This form has expired. Reload the page and try again.' }, 403);
+    const grant = await grants.find(ctx.params.grantId as string);
+    const scope = field(ctx.request.body, 'scope');
+    if (grant?.accountId === signedIn.user.id && scope) await grants.removeScope(grant.grantId, scope, { actor: 'user', ip: ctx.ip });
+    ctx.status = 303;
+    ctx.redirect('/account?done=narrowed');
+  });
+
+  router.post('/account/sign-out-everywhere', formBody, async (ctx) => {
+    const signedIn = await requireUser(ctx);
+    if (!signedIn) return;
+    if (!checkCsrf(ctx, signedIn.binding)) return views.respond(ctx, 'error', { title: 'Request refused', error: 'invalid_request', explanation: 'This form has expired. Reload the page and try again.' }, 403);
+    await grants.signOutEverywhere(signedIn.user.id, { ip: ctx.ip });
+    ctx.status = 303;
+    ctx.redirect('/account/signed-out');
+  });
+
+  router.get('/account/signed-out', async (ctx) => {
+    await views.respond(ctx, 'logged-out', { title: 'Signed out everywhere', everywhere: true, clientName: undefined });
+  });
+
+  return router;
+}
