@@ -213,3 +213,69 @@ export async function initialAccessTokenCreate(values: Values, ctx: CommandConte
     `valid until ${expiresAt}; use it as a bearer token on POST /reg (RFC 7591)`,
   ]);
 }
+
+async function grantsService(ctx: CommandContext) {
+  const { createGrants } = await import('../server/services/grants.ts');
+  const { createAudit } = await import('../server/services/audit.ts');
+  const { createSealer } = await import('../adapters/at-rest.ts');
+  const audit = createAudit(ctx.db, { error: (message, error) => console.error(message, error) });
+  return { grants: createGrants({ db: ctx.db, sealer: createSealer(ctx.keys.data), provider: await ctx.provider(), audit }), audit };
+}
+
+export async function grantList(values: Values, ctx: CommandContext) {
+  const email = required(values, 'user');
+  const user = await ctx.management.accounts.findByEmail(email);
+  if (!user) throw new UsageError(`no user ${email}`);
+  const { grants } = await grantsService(ctx);
+  const list = (await grants.forAccount(user.id)).filter((g) => g.clientId !== 'latchkey-account');
+  ctx.out.result(
+    list.map((g) => ({
+      grant_id: g.grantId,
+      client_id: g.clientId,
+      scope: [...g.oidc, ...Object.values(g.resources).flat()].join(' '),
+      resources: g.resources,
+      granted_at: new Date(g.grantedAt).toISOString(),
+      expires_at: g.expiresAt ? new Date(g.expiresAt).toISOString() : null,
+    })),
+    list.length
+      ? table([
+          ['GRANT_ID', 'CLIENT', 'SCOPES', 'EXPIRES'],
+          ...list.map((g) => [g.grantId, g.clientId, [...g.oidc, ...Object.values(g.resources).flat()].join(' '), g.expiresAt ? new Date(g.expiresAt).toISOString() : '-']),
+        ])
+      : `${email} has granted no access`,
+  );
+}
+
+export async function grantRevoke(_values: Values, ctx: CommandContext, id?: string) {
+  if (!id) throw new UsageError('usage: latchkey grant revoke GRANT_ID');
+  const { grants, audit } = await grantsService(ctx);
+  if (!(await grants.revoke(id, { actor: 'operator' }))) throw new UsageError(`no grant ${id}`);
+  await audit.idle();
+  ctx.out.result({ grant_id: id, revoked: true }, `revoked grant ${id} and every token issued under it`);
+}
+
+export async function auditList(values: Values, ctx: CommandContext) {
+  const email = optional(values, 'user');
+  const user = email ? await ctx.management.accounts.findByEmail(email) : undefined;
+  if (email && !user) throw new UsageError(`no user ${email}`);
+  const { createAudit } = await import('../server/services/audit.ts');
+  const limit = optional(values, 'limit');
+  if (limit !== undefined && !/^\d+$/.test(limit)) throw new UsageError('--limit must be a number');
+  const entries = await createAudit(ctx.db, console).list({ accountId: user?.id, clientId: optional(values, 'client'), limit: limit ? Number(limit) : 100 });
+  ctx.out.result(
+    entries.map((e) => ({
+      id: e.id,
+      at: new Date(e.at).toISOString(),
+      event: e.event,
+      account_id: e.accountId ?? null,
+      client_id: e.clientId ?? null,
+      grant_id: e.grantId ?? null,
+      actor: e.actor ?? null,
+      ip: e.ip ?? null,
+      details: e.details,
+    })),
+    entries.length
+      ? table([['AT', 'EVENT', 'ACCOUNT', 'CLIENT', 'ACTOR'], ...entries.map((e) => [new Date(e.at).toISOString(), e.event, e.accountId ?? '-', e.clientId ?? '-', e.actor ?? '-'])])
+      : 'no audit events',
+  );
+}

@@ -89,6 +89,17 @@ const COMMANDS: Record<string, Command> = {
   },
   'resource list': { usage: 'resource list', options: json, run: commands.resourceList },
   'resource remove': { usage: 'resource remove RESOURCE_URI', options: json, positional: true, run: commands.resourceRemove },
+  'grant list': {
+    usage: 'grant list --user EMAIL',
+    options: { ...json, user: { type: 'string' } },
+    run: commands.grantList,
+  },
+  'grant revoke': { usage: 'grant revoke GRANT_ID', options: json, positional: true, run: commands.grantRevoke },
+  audit: {
+    usage: 'audit [--user EMAIL] [--client ID] [--limit N]',
+    options: { ...json, user: { type: 'string' }, client: { type: 'string' }, limit: { type: 'string' } },
+    run: commands.auditList,
+  },
   'initial-access-token create': {
     usage: 'initial-access-token create [--ttl SECONDS]',
     options: { ...json, ttl: { type: 'string' } },
