@@ -37,7 +37,9 @@ function withinGrant(ctx: Ctx | undefined, seconds: number): number {
   return Math.max(1, Math.min(seconds, exp - Math.floor(Date.now() / 1000)));
 }
 
-export const EXTRA_CLIENT_METADATA = ['resource_scopes'];
+// resource_scopes: the client's API allow-list; required_scopes: scopes the user cannot untick;
+// max_grant_duration: the longest access a user may give this client (s).
+export const EXTRA_CLIENT_METADATA = ['resource_scopes', 'required_scopes', 'max_grant_duration'];
 
 export function buildConfiguration(deps: ConfigurationDeps): Configuration {
   const { config, keys, accounts, catalog, views } = deps;
@@ -157,6 +159,14 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
     extraClientMetadata: {
       properties: EXTRA_CLIENT_METADATA,
       validator(ctx: Ctx | undefined, key: string, value: unknown, metadata: Record<string, unknown>) {
+        if (key === 'required_scopes') {
+          if (value !== undefined && (typeof value !== 'string' || value.length > 1000)) throw new errors.InvalidClientMetadata('required_scopes must be a string of scopes');
+          return;
+        }
+        if (key === 'max_grant_duration') {
+          if (value !== undefined && (!Number.isInteger(value) || (value as number) < 60)) throw new errors.InvalidClientMetadata('max_grant_duration must be a whole number of seconds, at least 60');
+          return;
+        }
         if (key !== 'resource_scopes') return;
         const problem = validateResourceScopesMetadata(catalog.snapshot, value);
         if (problem) throw new errors.InvalidClientMetadata(problem);
