@@ -27,6 +27,7 @@ import { ACCOUNT_CLIENT_ID, accountRoutes } from './routes/account.ts';
 import { createAudit, type Audit } from './services/audit.ts';
 import { createGrants, type Grants } from './services/grants.ts';
 import { auditProviderEvents } from './oidc/audit-events.ts';
+import { cachedClients } from './services/client-cache.ts';
 import { siteRoutes } from './routes/site.ts';
 import type { Logger } from './log.ts';
 import { createThrottle, type Throttle } from './security/throttle.ts';
@@ -75,9 +76,10 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
 
   // oidc-provider validates client metadata synchronously against the resource snapshot: make
   // sure a client created a moment after its resource server (CLI, another instance) compiles.
+  const clientAdapter = cachedClients(clients.adapter());
   const clientsForProvider = {
     adapter() {
-      const adapter = clients.adapter();
+      const adapter = clientAdapter;
       return {
         ...adapter,
         async find(id: string) {

@@ -45,6 +45,7 @@ export class Throttled extends Error {
 }
 
 const TABLE = 'rate_limits';
+const CLEAN_FOR_MS = 1000;
 const WINDOW_LOGIN_FAILURES = 3600;
 
 function retryAfter(res: unknown): number {
@@ -110,6 +111,9 @@ export function createThrottle(db: Knex, database: DatabaseConfig, settings: Thr
   const registrationToken = create({ keyPrefix: 'reg-iat', points: settings.registrationsPerToken, duration: 3600 });
   const registrationIp = create({ keyPrefix: 'reg-ip', points: settings.registrationsPerIp, duration: 3600 });
 
+  /** Client ids seen with no failures, and when (performance.now()). */
+  const cleanClients = new Map<string, number>();
+
   function backoffSeconds(failure: number): number {
     const beyond = failure - settings.loginFreeAttempts - 1;
     return Math.min(settings.loginBackoffSeconds * 2 ** Math.min(beyond, 20), settings.loginBackoffMaxSeconds);
@@ -146,13 +150,24 @@ export function createThrottle(db: Knex, database: DatabaseConfig, settings: Thr
       };
     },
 
-    /** Call before comparing a client secret; throws Throttled while the client id is paused. */
+    /**
+     * Call before comparing a client secret; throws Throttled while the client id is paused.
+     * A client with no recent failure is not looked up again for a second: client
+     * authentication is on every token request, failures are rare, and a pause lasts a minute.
+     */
     async checkClientAuth(clientId: string): Promise<void> {
+      const clean = cleanClients.get(clientId);
+      if (clean !== undefined && performance.now() - clean < CLEAN_FOR_MS) return;
       const res = await clientAuth.get(key('client', clientId));
       if (res && res.consumedPoints >= settings.clientAuthAttempts) throw new Throttled(retryAfter(res));
+      if (!res || res.consumedPoints === 0) {
+        cleanClients.set(clientId, performance.now());
+        if (cleanClients.size > 10_000) cleanClients.delete(cleanClients.keys().next().value as string);
+      } else cleanClients.delete(clientId);
     },
 
     async clientAuthFailed(clientId: string): Promise<void> {
+      cleanClients.delete(clientId);
       await clientAuth.penalty(key('client', clientId), 1);
     },
 

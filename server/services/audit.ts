@@ -48,11 +48,17 @@ interface AuditRow {
   details: string | null;
 }
 
+/** Background events are written together: at most this long after the first one waits. */
+const BATCH_MS = 20;
+const BATCH_SIZE = 500;
+
 export function createAudit(db: Knex, log: Pick<Logger, 'error'>, now: () => number = Date.now) {
   const pending = new Set<Promise<unknown>>();
+  let queue: Array<Record<string, unknown>> = [];
+  let timer: NodeJS.Timeout | undefined;
 
-  async function write(entry: AuditEntry) {
-    await db('audit_events').insert({
+  function row(entry: AuditEntry) {
+    return {
       at: now(),
       event: entry.event,
       account_id: entry.accountId ?? null,
@@ -61,22 +67,39 @@ export function createAudit(db: Knex, log: Pick<Logger, 'error'>, now: () => num
       actor: entry.actor ?? null,
       ip: entry.ip ?? null,
       details: entry.details ? JSON.stringify(entry.details) : null,
-    });
+    };
+  }
+
+  /** One multi-row insert for everything queued: hot paths (token refresh) pay no statement of their own. */
+  function flush() {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (queue.length === 0) return;
+    const rows = queue;
+    queue = [];
+    const promise = db('audit_events')
+      .insert(rows)
+      .catch((error) => log.error(`${rows.length} audit events not recorded`, error));
+    pending.add(promise);
+    void promise.finally(() => pending.delete(promise));
   }
 
   return {
-    /** Writes the event; awaited where the event must be recorded before the user sees the result. */
-    record: (entry: AuditEntry) => write(entry),
-
-    /** Writes in the background (hot paths such as token refresh); a failure is logged, never thrown. */
-    note(entry: AuditEntry): void {
-      const promise = write(entry).catch((error) => log.error(`audit ${entry.event} not recorded`, error));
-      pending.add(promise);
-      void promise.finally(() => pending.delete(promise));
+    /** Writes the event now; awaited where it must be recorded before the user sees the result. */
+    record: async (entry: AuditEntry) => {
+      await db('audit_events').insert(row(entry));
     },
 
-    /** Resolves once every background write has finished. */
+    /** Queues the event for the next batch; a failure is logged, never thrown. */
+    note(entry: AuditEntry): void {
+      queue.push(row(entry));
+      if (queue.length >= BATCH_SIZE) flush();
+      else timer ??= setTimeout(flush, BATCH_MS);
+    },
+
+    /** Resolves once every queued or running background write has finished. */
     async idle(): Promise<void> {
+      flush();
       await Promise.all([...pending]);
     },
 

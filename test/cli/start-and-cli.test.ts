@@ -94,19 +94,27 @@ describe('npm start and the latchkey CLI (SQLite)', () => {
     expect(badScope.stderr).toMatch(/unknown scope/);
   });
 
-  it('removing a client takes effect at once', async () => {
+  it('removing a client takes effect within a second', async () => {
     const extra = await json('client', 'add', '--name', 'Doomed', '--grant-types', 'client_credentials', '--scope', 'notes:read');
     const doomed = await confidentialClient({ issuer }, extra.client_id, extra.client_secret);
     await expect(client.clientCredentialsGrant(doomed, { scope: 'notes:read' })).resolves.toHaveProperty('access_token');
     expect((await cli('client', 'remove', extra.client_id)).code).toBe(0);
-    const refused = await fetch(`${issuer}/token`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`${extra.client_id}:${extra.client_secret}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: 'grant_type=client_credentials&scope=notes:read',
-    });
+    // Running servers keep client records for at most a second (README, Performance).
+    const started = Date.now();
+    let refused: Response;
+    do {
+      refused = await fetch(`${issuer}/token`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${extra.client_id}:${extra.client_secret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: 'grant_type=client_credentials&scope=notes:read',
+      });
+      if (refused.status === 401) break;
+      await new Promise((r) => setTimeout(r, 100));
+    } while (Date.now() - started < 3000);
+    expect(Date.now() - started).toBeLessThan(2000);
     expect(refused.status).toBe(401);
     expect(await refused.json()).toMatchObject({ error: 'invalid_client' });
   });
