@@ -1,0 +1,78 @@
+// The benchmark's table and the goals of issue 6, each marked met or missed.
+import type { TargetKind } from './target.ts';
+import type { Measurement, Workload } from './workloads.ts';
+
+type Results = Partial<Record<TargetKind, Record<Workload, Measurement[]>>>;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+export function summary(runs: Measurement[]) {
+  return {
+    rate: median(runs.map((r) => r.rate)),
+    perCpuSecond: median(runs.map((r) => r.perCpuSecond)),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    errors: runs.reduce((sum, r) => sum + r.errors, 0),
+    rss: Math.max(...runs.map((r) => r.rss)),
+    statements: median(runs.map((r) => r.statementsPerRequest)),
+  };
+}
+
+const UNIT: Record<Workload, string> = { W1: 'req', W2: 'req', W3: 'req', W4: 'flow' };
+const NAME: Record<Workload, string> = {
+  W1: 'W1 client_credentials',
+  W2: 'W2 introspection',
+  W3: 'W3 refresh (rotation)',
+  W4: 'W4 code + PKCE flow',
+};
+
+export function tableLines(results: Results, repetitions: number): string[] {
+  const lines = [
+    `| workload | store | ${UNIT.W1}/s (median of ${repetitions}) | per server CPU-s | ratio vs memory (rate / per CPU-s) | p50 ms | p99 ms | errors | RSS MiB | SQL per req |`,
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const workload of ['W1', 'W2', 'W3', 'W4'] as Workload[]) {
+    const baseline = results.memory?.[workload] ? summary(results.memory[workload]) : undefined;
+    for (const kind of ['memory', 'sqlite', 'pg'] as TargetKind[]) {
+      const runs = results[kind]?.[workload];
+      if (!runs) continue;
+      const s = summary(runs);
+      const ratio = baseline && kind !== 'memory' ? `${(s.rate / baseline.rate).toFixed(2)}× / ${(s.perCpuSecond / baseline.perCpuSecond).toFixed(2)}×` : '';
+      lines.push(
+        `| ${NAME[workload]} | ${kind} | ${s.rate.toFixed(workload === 'W4' ? 1 : 0)} | ${s.perCpuSecond.toFixed(workload === 'W4' ? 1 : 0)} | ${ratio} | ${s.p50} | ${s.p99} | ${s.errors} | ` +
+          `${(s.rss / 2 ** 20).toFixed(0)} | ${s.statements.toFixed(2)}${workload === 'W4' ? ' per flow' : ''} |`,
+      );
+    }
+  }
+  return lines;
+}
+
+export function goalLines(results: Results): string[] {
+  const lines = ['Goals (SQLite, synchronous=FULL, against the in-memory baseline of the same run):', ''];
+  const sqlite = results.sqlite;
+  const memory = results.memory;
+  if (!sqlite || !memory) return lines;
+  const mark = (met: boolean) => (met ? 'met' : 'MISSED');
+  for (const [workload, target] of [['W1', 0.8], ['W2', 0.8], ['W3', 0.6], ['W4', 0.9]] as const) {
+    const s = summary(sqlite[workload]);
+    const m = summary(memory[workload]);
+    const rate = s.rate / m.rate;
+    const cpu = s.perCpuSecond / m.perCpuSecond;
+    lines.push(`- ${workload} ≥ ${target}× the memory adapter: ${rate.toFixed(2)}× req/s, ${cpu.toFixed(2)}× per CPU-second — ${mark(rate >= target && cpu >= target)}`);
+  }
+  for (const workload of ['W1', 'W2'] as const) {
+    const p99 = summary(sqlite[workload]).p99;
+    lines.push(`- ${workload} p99 < 25 ms at 32 connections: ${p99} ms — ${mark(p99 < 25)}`);
+  }
+  const rss = Math.max(...(['W1', 'W2', 'W3', 'W4'] as const).map((w) => summary(sqlite[w]).rss)) / 2 ** 20;
+  lines.push(`- server RSS < 200 MiB after the run: ${rss.toFixed(0)} MiB — ${mark(rss < 200)}`);
+  for (const [workload, limit] of [['W1', 1], ['W2', 2], ['W3', 4]] as const) {
+    const statements = summary(sqlite[workload]).statements;
+    lines.push(`- ${workload} SQL statements per request ≤ ${limit}: ${statements.toFixed(2)} — ${mark(statements <= limit)}`);
+  }
+  return lines;
+}

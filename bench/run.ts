@@ -1,0 +1,98 @@
+// `npm run bench`: W1–W4 against our own server with oidc-provider's in-memory adapter (the
+// same-run baseline, BENCH_MODE=memory) and with the Knex adapter on SQLite (synchronous=FULL),
+// plus PostgreSQL when DATABASE_URL_PG is set. Prints one markdown table and the goals of
+// issue 6, each met or missed. Figures per server CPU-second are the ones to compare on a
+// noisy machine; raw req/s move with whatever else runs.
+//
+//   tsx bench/run.ts [--duration 10] [--repetitions 3] [--connections 32] [--warmup 2] [--flows 4]
+//   tsx bench/run.ts --smoke      a few seconds per workload, asserts zero errors and valid tokens
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { hasTaskset } from '../test/helpers/server-process.ts';
+import { startTarget, type Target, type TargetKind } from './target.ts';
+import { WORKLOADS, type Measurement, type Workload } from './workloads.ts';
+import { goalLines, tableLines } from './report.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    repetitions: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '32' },
+    warmup: { type: 'string', default: '2' },
+    flows: { type: 'string', default: '4' },
+    smoke: { type: 'boolean', default: false },
+  },
+});
+const smoke = args.smoke === true;
+const options = {
+  duration: smoke ? 2 : Number(args.duration),
+  repetitions: smoke ? 1 : Number(args.repetitions),
+  connections: Number(args.connections),
+  warmup: smoke ? 0 : Number(args.warmup),
+  flowConcurrency: Number(args.flows),
+};
+
+const cpuCount = os.cpus().length;
+const pinned = hasTaskset() && cpuCount >= 2;
+const serverCpus = pinned ? (cpuCount === 2 ? '1' : `1-${cpuCount - 1}`) : undefined;
+if (pinned) execFileSync('taskset', ['-a', '-cp', '0', String(process.pid)], { stdio: 'ignore' });
+
+function machine(): string[] {
+  return [
+    `- date: ${new Date().toISOString()}`,
+    `- machine: ${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpuCount} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}`,
+    `- load average at start (1/5/15 min): ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')}`,
+    `- pinning: ${pinned ? `load generator on CPU 0, server on CPU ${serverCpus}` : 'none (taskset missing or one core)'}`,
+    `- ${options.connections} connections for W1–W3, ${options.flowConcurrency} concurrent flows for W4; ${options.duration} s per run, ${options.repetitions} run(s), ${options.warmup} s warm-up${smoke ? ' (smoke)' : ''}`,
+  ];
+}
+
+async function benchTarget(kind: TargetKind): Promise<Record<Workload, Measurement[]>> {
+  const target: Target = await startTarget(kind, serverCpus);
+  try {
+    const results = {} as Record<Workload, Measurement[]>;
+    for (const workload of Object.keys(WORKLOADS) as Workload[]) {
+      const run = WORKLOADS[workload];
+      const prepared = await run.prepare(target, options);
+      if (options.warmup > 0) await run.measure(target, prepared, options, options.warmup);
+      results[workload] = [];
+      for (let i = 0; i < options.repetitions; i += 1) {
+        const measurement = await run.measure(target, prepared, options, options.duration);
+        results[workload].push(measurement);
+        console.error(
+          `  ${kind.padEnd(6)} ${workload} run ${i + 1}: ${measurement.rate.toFixed(1)}/s, ${measurement.perCpuSecond.toFixed(0)}/cpu-s, ` +
+            `p99 ${measurement.p99} ms, ${measurement.errors} errors, ${measurement.statementsPerRequest.toFixed(2)} SQL/req`,
+        );
+      }
+      if (smoke) await run.verify?.(target, prepared);
+    }
+    return results;
+  } finally {
+    await target.stop();
+  }
+}
+
+async function main() {
+  const lines = machine();
+  console.error(`latchkey benchmark\n${lines.join('\n')}`);
+  const kinds: TargetKind[] = ['memory', 'sqlite', ...(process.env.DATABASE_URL_PG && !smoke ? (['pg'] as const) : [])];
+  const results = {} as Record<TargetKind, Record<Workload, Measurement[]>>;
+  for (const kind of kinds) results[kind] = await benchTarget(kind);
+
+  console.log(['## Latchkey benchmark', '', ...lines, '', ...tableLines(results, options.repetitions), '', ...goalLines(results)].join('\n'));
+  console.log(`\nload average at end (1/5/15 min): ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')}`);
+
+  if (smoke) {
+    const failures = Object.entries(results).flatMap(([kind, byWorkload]) =>
+      Object.entries(byWorkload).flatMap(([workload, runs]) => runs.filter((r) => r.errors > 0 || r.requests === 0).map((r) => `${kind} ${workload}: ${r.errors} errors of ${r.requests}`)),
+    );
+    if (failures.length) {
+      console.error(`smoke: FAILED\n${failures.join('\n')}`);
+      process.exit(1);
+    }
+    console.error('smoke: ok');
+  }
+}
+
+await main();
