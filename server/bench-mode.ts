@@ -26,20 +26,30 @@ export function memoryAdapterFactory(clients: { adapter(): Adapter }): (model: s
 
 export interface StatementCounter {
   count(): number;
-  add(n?: number): void;
+  add(n?: number, sql?: string): void;
+  /** Statements by their SQL text (whitespace collapsed), most frequent first. */
+  byStatement(): Array<{ sql: string; count: number }>;
 }
 
-/** Counts every statement Knex sends (raw ones included). */
+/** Counts every statement Knex sends (raw ones included), and which statements they were. */
 export function countStatements(db: Knex): StatementCounter {
   let total = 0;
-  db.on('query', () => {
-    total += 1;
-  });
+  const bySql = new Map<string, number>();
+  const add = (n = 1, sql = '(other)') => {
+    total += n;
+    // Literals inlined by the limiter's driver calls are folded so equal statements group.
+    const text = sql
+      .replace(/'[^']*'/g, '?')
+      .replace(/\b\d+(\.\d+)?\b/g, '?')
+      .replace(/\s+/g, ' ')
+      .slice(0, 300);
+    bySql.set(text, (bySql.get(text) ?? 0) + n);
+  };
+  db.on('query', (query: { sql?: string }) => add(1, query.sql));
   return {
     count: () => total,
-    add: (n = 1) => {
-      total += n;
-    },
+    add,
+    byStatement: () => [...bySql].map(([sql, count]) => ({ sql, count })).sort((a, b) => b.count - a.count),
   };
 }
 
@@ -47,7 +57,14 @@ export function benchRoutes(counter: StatementCounter, mode: BenchMode): Router 
   const router = new Router();
   router.get('/bench/stats', (ctx) => {
     const memory = process.memoryUsage();
-    ctx.body = { mode, statements: counter.count(), rss: memory.rss, heapUsed: memory.heapUsed, cpu: process.cpuUsage() };
+    ctx.body = {
+      mode,
+      statements: counter.count(),
+      rss: memory.rss,
+      heapUsed: memory.heapUsed,
+      cpu: process.cpuUsage(),
+      ...(ctx.query.detail === '1' ? { byStatement: counter.byStatement() } : {}),
+    };
   });
   return router;
 }

@@ -59,7 +59,7 @@ function key(...parts: string[]): string {
 
 type LimiterFactory = (options: { keyPrefix: string; points: number; duration: number }) => RateLimiterAbstract;
 
-function limiterFactory(db: Knex, database: DatabaseConfig, counter?: { add(n?: number): void }): { create: LimiterFactory; close(): Promise<void> } {
+function limiterFactory(db: Knex, database: DatabaseConfig, counter?: { add(n?: number, sql?: string): void }): { create: LimiterFactory; close(): Promise<void> } {
   if (database.client === 'pg') {
     return {
       create: (options) =>
@@ -75,7 +75,7 @@ function limiterFactory(db: Knex, database: DatabaseConfig, counter?: { add(n?: 
   const connection = new sqlite3.Database(database.filename);
   connection.configure('busyTimeout', 5000);
   // Benchmarks count this connection's statements too (Knex's are counted by its events).
-  if (counter) connection.on('trace', () => counter.add());
+  if (counter) connection.on('trace', (sql: string) => counter.add(1, `limiter: ${sql}`));
   let queue: Promise<unknown> = Promise.resolve();
   const oneAtATime = <T>(operation: () => Promise<T>): Promise<T> => {
     const run = queue.then(operation, operation);
@@ -101,7 +101,7 @@ function limiterFactory(db: Knex, database: DatabaseConfig, counter?: { add(n?: 
   };
 }
 
-export function createThrottle(db: Knex, database: DatabaseConfig, settings: ThrottleSettings = DEFAULT_THROTTLE, counter?: { add(n?: number): void }) {
+export function createThrottle(db: Knex, database: DatabaseConfig, settings: ThrottleSettings = DEFAULT_THROTTLE, counter?: { add(n?: number, sql?: string): void }) {
   const { create, close } = limiterFactory(db, database, counter);
   const loginFailures = create({ keyPrefix: 'login-fail', points: 1_000_000, duration: WINDOW_LOGIN_FAILURES });
   // One attempt per back-off window once the free attempts are used up.

@@ -16,7 +16,13 @@ interface Entry {
 
 export function cachedClients(adapter: Adapter, { ttlMs = CACHE_TTL_MS, maxEntries = MAX_ENTRIES, now = () => performance.now() } = {}): Adapter {
   const entries = new Map<string, Entry>();
-  const drop = (id: string) => entries.delete(id);
+  // One database read per client however many requests miss at once (an expiry under load
+  // would otherwise send every waiting request to the database).
+  const loading = new Map<string, Promise<AdapterPayload | undefined>>();
+  const drop = (id: string) => {
+    entries.delete(id);
+    loading.delete(id);
+  };
   return {
     ...adapter,
     async find(id) {
@@ -27,11 +33,24 @@ export function cachedClients(adapter: Adapter, { ttlMs = CACHE_TTL_MS, maxEntri
         entries.set(id, hit);
         return hit.value;
       }
-      const value = (await adapter.find(id)) ?? undefined;
-      entries.delete(id);
-      entries.set(id, { at: now(), value });
-      if (entries.size > maxEntries) entries.delete(entries.keys().next().value as string);
-      return value;
+      const pending = loading.get(id);
+      if (pending) return pending;
+      const load: Promise<AdapterPayload | undefined> = Promise.resolve().then(async () => {
+        try {
+          const value = (await adapter.find(id)) ?? undefined;
+          // A change dropped the entry while this read was under way: the read may predate it.
+          if (loading.get(id) === load) {
+            entries.delete(id);
+            entries.set(id, { at: now(), value });
+            if (entries.size > maxEntries) entries.delete(entries.keys().next().value as string);
+          }
+          return value;
+        } finally {
+          if (loading.get(id) === load) loading.delete(id);
+        }
+      });
+      loading.set(id, load);
+      return load;
     },
     async upsert(id, payload, expiresIn) {
       drop(id);
