@@ -9,6 +9,7 @@ import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Sealer } from './at-rest.ts';
 import type { ClientStore } from './client-store.ts';
 import { rowsOf } from '../server/db/knex.ts';
+import { directWriter, type Writer } from './group-commit.ts';
 
 /** How storage-level refusals become protocol errors; supplied by the provider wiring. */
 export interface AdapterErrors {
@@ -29,6 +30,8 @@ export interface AdapterOptions {
    * the grant can live (the grant's own lifetime).
    */
   revokedGrantTtl?: number;
+  /** Where writes go: straight to the database, or through group commit (group-commit.ts). */
+  writer?: Writer;
 }
 
 interface PayloadRow {
@@ -70,6 +73,7 @@ export class PayloadAdapter implements Adapter {
   readonly #errors: AdapterErrors;
   readonly #now: () => number;
   readonly #revokedGrantTtl: number;
+  readonly #writer: Writer;
 
   constructor(db: Knex, model: string, sealer: Sealer, options: AdapterOptions) {
     this.#db = db;
@@ -78,6 +82,7 @@ export class PayloadAdapter implements Adapter {
     this.#errors = options.errors;
     this.#now = options.now ?? Date.now;
     this.#revokedGrantTtl = options.revokedGrantTtl ?? DEFAULT_REVOKED_GRANT_TTL;
+    this.#writer = options.writer ?? directWriter(db);
   }
 
   #associatedData(key: string): string {
@@ -108,8 +113,9 @@ export class PayloadAdapter implements Adapter {
     const columns = '(model, id, payload, grant_id, uid, user_code, account_id, client_id, expires_at)';
 
     if (INSERT_ONLY.has(this.#model)) {
-      const inserted = rowsOf(
-        await this.#db.raw(`INSERT INTO ${TABLE} ${columns} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model, id) DO NOTHING RETURNING id`, values),
+      const inserted = await this.#writer.write(
+        `INSERT INTO ${TABLE} ${columns} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model, id) DO NOTHING RETURNING id`,
+        values,
       );
       if (inserted.length === 0) throw this.#errors.replayed(this.#model);
       return;
@@ -117,8 +123,7 @@ export class PayloadAdapter implements Adapter {
 
     // One statement: the row is written only while its grant has no tombstone.
     // consumed_at is deliberately not overwritten: re-saving never un-consumes.
-    const written = rowsOf(
-      await this.#db.raw(
+    const written = await this.#writer.write(
         `INSERT INTO ${TABLE} ${columns}
          SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
          WHERE NOT EXISTS (SELECT 1 FROM ${TABLE} t WHERE t.model = '${REVOKED}' AND t.id = ?)
@@ -127,14 +132,13 @@ export class PayloadAdapter implements Adapter {
            client_id = excluded.client_id, expires_at = excluded.expires_at
          RETURNING id`,
         [...values, c.grantId ?? ''],
-      ),
     );
     if (written.length === 0) throw this.#errors.grantRevoked(this.#model);
   }
 
   /** Writes the grant's tombstone (idempotent). */
   async #tombstone(grantKey: string): Promise<void> {
-    await this.#db.raw(
+    await this.#writer.write(
       `INSERT INTO ${TABLE} (model, id, payload, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (model, id) DO NOTHING`,
       [REVOKED, grantKey, '', this.#now() + this.#revokedGrantTtl * 1000],
     );
@@ -172,11 +176,9 @@ export class PayloadAdapter implements Adapter {
    * and then consumes, which two concurrent requests can both pass; the loser learns here.
    */
   async consume(id: string): Promise<void> {
-    const consumed = rowsOf(
-      await this.#db.raw(
-        `UPDATE ${TABLE} SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL RETURNING id`,
-        [this.#now(), this.#model, this.#sealer.digest(id)],
-      ),
+    const consumed = await this.#writer.write(
+      `UPDATE ${TABLE} SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL RETURNING id`,
+      [this.#now(), this.#model, this.#sealer.digest(id)],
     );
     if (consumed.length === 0) throw this.#errors.alreadyConsumed(this.#model);
   }
@@ -185,13 +187,13 @@ export class PayloadAdapter implements Adapter {
     const key = this.#sealer.digest(id);
     // Destroying a grant is revoking it (oidc-provider's revoke(), the user's "revoke access").
     if (this.#model === 'Grant') await this.#tombstone(key);
-    await this.#db.raw(`DELETE FROM ${TABLE} WHERE model = ? AND id = ?`, [this.#model, key]);
+    await this.#writer.write(`DELETE FROM ${TABLE} WHERE model = ? AND id = ?`, [this.#model, key]);
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
     const grantKey = this.#sealer.digest(grantId);
     await this.#tombstone(grantKey);
-    await this.#db.raw(`DELETE FROM ${TABLE} WHERE model = ? AND grant_id = ?`, [this.#model, grantKey]);
+    await this.#writer.write(`DELETE FROM ${TABLE} WHERE model = ? AND grant_id = ?`, [this.#model, grantKey]);
   }
 }
 

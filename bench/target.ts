@@ -52,7 +52,7 @@ async function freshPostgresDatabase(adminUrl: string): Promise<{ url: string; d
   };
 }
 
-export async function startTarget(kind: TargetKind, cpus: string | undefined): Promise<Target> {
+export async function startTarget(kind: TargetKind, cpus: string | undefined, nodeArgs: string[] = []): Promise<Target> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `latchkey-bench-${kind}-`));
   const keysFile = path.join(dir, 'keys.json');
   const postgres = kind === 'pg' ? await freshPostgresDatabase(process.env.DATABASE_URL_PG as string) : undefined;
@@ -68,6 +68,7 @@ export async function startTarget(kind: TargetKind, cpus: string | undefined): P
       BENCH_MODE: kind === 'memory' ? 'memory' : 'knex',
     },
     cpus,
+    nodeArgs,
   });
   await server.ready(60_000);
   return {

@@ -8,6 +8,8 @@ import type { KeyMaterial } from './config/keys.ts';
 import { createSealer } from '../adapters/at-rest.ts';
 import { ClientStore } from '../adapters/client-store.ts';
 import { createAdapterFactory, findPayloads, PayloadAdapter } from '../adapters/knex-adapter.ts';
+import { directWriter, GroupCommit } from '../adapters/group-commit.ts';
+import { isPostgres } from './db/knex.ts';
 import { createAccounts, type Accounts } from './services/accounts.ts';
 import { ResourceCatalog } from './services/resources.ts';
 import { createViews, type Views } from './http/views.ts';
@@ -99,13 +101,15 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
     return grants[0]?.jti as string | undefined;
   };
 
+  // SQLite syncs on every commit: writes that arrive together share one (group-commit.ts).
+  const writer = isPostgres(db) ? directWriter(db) : new GroupCommit(db);
   const provider = createProvider({
     config,
     keys,
     adapter:
       deps.bench === 'memory'
         ? memoryAdapterFactory(clientsForProvider)
-        : createAdapterFactory(db, sealer, clientsForProvider, { errors: adapterErrors, now, revokedGrantTtl: config.ttl.grant }),
+        : createAdapterFactory(db, sealer, clientsForProvider, { errors: adapterErrors, now, revokedGrantTtl: config.ttl.grant, writer }),
     accounts,
     catalog,
     views,
@@ -115,7 +119,7 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   });
   throttleClientSecrets(provider, throttle);
   installSingleUseGrants(provider, {
-    redemptions: deps.bench === 'memory' ? new MemoryAdapter('Redemption') : new PayloadAdapter(db, 'Redemption', sealer, { errors: adapterErrors, now }),
+    redemptions: deps.bench === 'memory' ? new MemoryAdapter('Redemption') : new PayloadAdapter(db, 'Redemption', sealer, { errors: adapterErrors, now, writer }),
     graceSeconds: config.refreshGraceSeconds,
     now,
     onReuse: (ctx, grantId, kind) =>
@@ -201,6 +205,7 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
     audit,
     grants,
     close: async () => {
+      await writer.drain();
       await audit.idle();
       await throttle.close();
     },

@@ -32,11 +32,12 @@ export function hasTaskset(): boolean {
 /**
  * Starts `node --import tsx server/index.ts` on `port`. `env` is added to this process's
  * environment (NODE_ENV defaults to development, ISSUER and PORT are set from `port`).
- * `cpus` (a taskset list such as "1") pins the server when taskset exists.
+ * `cpus` (a taskset list such as "1") pins the server when taskset exists; `nodeArgs` go to node
+ * (e.g. --cpu-prof, which NODE_OPTIONS refuses).
  */
-export function startServerProcess({ port, env, cpus }: { port: number; env: Record<string, string>; cpus?: string }): ServerChild {
+export function startServerProcess({ port, env, cpus, nodeArgs = [] }: { port: number; env: Record<string, string>; cpus?: string; nodeArgs?: string[] }): ServerChild {
   const issuer = env.ISSUER ?? `http://127.0.0.1:${port}`;
-  const node = [process.execPath, '--import', 'tsx', 'server/index.ts'];
+  const node = [process.execPath, ...nodeArgs, '--import', 'tsx', 'server/index.ts'];
   const [command, ...args] = cpus ? ['taskset', '-c', cpus, ...node] : node;
   const child = spawn(command as string, args, {
     cwd: ROOT,

@@ -1,0 +1,97 @@
+// `npm run bench:profile -- --workload W2`: where the server's CPU time goes under one
+// workload. Runs the Knex/SQLite server (or --memory for the baseline) with `node --cpu-prof`,
+// drives the workload, stops the server and prints self time grouped by package and the
+// hottest functions. The README's Performance section quotes these summaries.
+//
+//   tsx bench/profile.ts [--workload W2] [--seconds 5] [--memory] [--top 15]
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startTarget } from './target.ts';
+import { WORKLOADS, type Workload } from './workloads.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    workload: { type: 'string', default: 'W2' },
+    seconds: { type: 'string', default: '5' },
+    memory: { type: 'boolean', default: false },
+    top: { type: 'string', default: '15' },
+  },
+});
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** node_modules/<package>, node's own internals, or our source tree. */
+function owner(url: string): string {
+  if (!url) return '(native / idle)';
+  const inModules = url.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/);
+  if (inModules) return inModules[1] as string;
+  if (url.startsWith('node:')) return 'node';
+  const ours = url.match(/\/(server|adapters)\//);
+  return ours ? `latchkey ${ours[1]}/` : url;
+}
+
+function summarize(profile: Profile, top: number): string[] {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfMs = new Map<number, number>();
+  profile.samples.forEach((id, i) => selfMs.set(id, (selfMs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000));
+  const byOwner = new Map<string, number>();
+  const byFunction = new Map<string, number>();
+  let total = 0;
+  for (const [id, ms] of selfMs) {
+    const frame = (byId.get(id) as ProfileNode).callFrame;
+    if (frame.functionName === '(idle)') continue;
+    total += ms;
+    const who = owner(frame.url);
+    byOwner.set(who, (byOwner.get(who) ?? 0) + ms);
+    const name = `${frame.functionName || '(anonymous)'} ${who}${frame.url ? `:${frame.lineNumber + 1}` : ''}`;
+    byFunction.set(name, (byFunction.get(name) ?? 0) + ms);
+  }
+  const share = (ms: number) => `${((100 * ms) / total).toFixed(1)} %`;
+  const sorted = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, top);
+  return [
+    `busy CPU sampled: ${(total / 1000).toFixed(2)} s`,
+    '',
+    '| where (self time) | share |',
+    '|---|---:|',
+    ...sorted(byOwner).map(([who, ms]) => `| ${who} | ${share(ms)} |`),
+    '',
+    '| hottest functions (self time) | share |',
+    '|---|---:|',
+    ...sorted(byFunction).map(([name, ms]) => `| \`${name.replace(/\|/g, '\\|')}\` | ${share(ms)} |`),
+  ];
+}
+
+const workload = args.workload as Workload;
+if (!(workload in WORKLOADS)) throw new Error(`--workload must be one of ${Object.keys(WORKLOADS).join(', ')}`);
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-profile-'));
+const target = await startTarget(args.memory ? 'memory' : 'sqlite', undefined, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+const options = { connections: 32, flowConcurrency: 4 };
+let measurement;
+try {
+  const run = WORKLOADS[workload];
+  const prepared = await run.prepare(target, options);
+  measurement = await run.measure(target, prepared, options, Number(args.seconds));
+} finally {
+  await target.stop();
+}
+const file = fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+if (!file) throw new Error(`the server wrote no profile into ${dir}`);
+console.log(
+  [
+    `### ${workload} on ${args.memory ? 'the in-memory adapter' : 'Knex/SQLite'}: ${measurement.rate.toFixed(0)}/s, ${measurement.perCpuSecond.toFixed(0)} per CPU-s, ${measurement.statementsPerRequest.toFixed(2)} SQL/req`,
+    '',
+    ...summarize(JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as Profile, Number(args.top)),
+    '',
+    `profile: ${path.join(dir, file)}`,
+  ].join('\n'),
+);
