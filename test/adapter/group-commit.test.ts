@@ -37,8 +37,8 @@ describe('group commit (SQLite)', () => {
     // Read through a second connection: what was acknowledged is committed, not just queued.
     const other = createDatabase({ client: 'sqlite', filename: path.join(dir, 'db.sqlite'), synchronous: 'FULL' });
     try {
-      const [{ n }] = (await other.raw('SELECT count(*) AS n FROM rows')) as Array<{ n: number }>;
-      expect(n).toBe(200);
+      const rows = (await other.raw('SELECT count(*) AS n FROM rows')) as Array<{ n: number }>;
+      expect(rows[0]?.n).toBe(200);
     } finally {
       await other.destroy();
     }
@@ -65,8 +65,8 @@ describe('group commit (SQLite)', () => {
   it('drain waits for queued writes', async () => {
     const pending = Promise.all([insert('x'), insert('y')]);
     await writer.drain();
-    const [{ n }] = (await db.raw('SELECT count(*) AS n FROM rows')) as Array<{ n: number }>;
-    expect(n).toBe(2);
+    const rows = (await db.raw('SELECT count(*) AS n FROM rows')) as Array<{ n: number }>;
+    expect(rows[0]?.n).toBe(2);
     await pending;
   });
 });
