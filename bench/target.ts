@@ -52,7 +52,7 @@ async function freshPostgresDatabase(adminUrl: string): Promise<{ url: string; d
   };
 }
 
-export async function startTarget(kind: TargetKind, cpus: string | undefined, nodeArgs: string[] = []): Promise<Target> {
+export async function startTarget(kind: TargetKind, cpus: string | undefined, nodeArgs: string[] = [], extraEnv: Record<string, string> = {}): Promise<Target> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `latchkey-bench-${kind}-`));
   const keysFile = path.join(dir, 'keys.json');
   const postgres = kind === 'pg' ? await freshPostgresDatabase(process.env.DATABASE_URL_PG as string) : undefined;
@@ -66,6 +66,7 @@ export async function startTarget(kind: TargetKind, cpus: string | undefined, no
       SEED_DEMO: 'true',
       SQLITE_SYNCHRONOUS: 'FULL',
       BENCH_MODE: kind === 'memory' ? 'memory' : 'knex',
+      ...extraEnv,
     },
     cpus,
     nodeArgs,

@@ -9,6 +9,8 @@ import { createSealer } from '../adapters/at-rest.ts';
 import { ClientStore } from '../adapters/client-store.ts';
 import { createAdapterFactory, findPayloads, PayloadAdapter } from '../adapters/knex-adapter.ts';
 import { directWriter, GroupCommit } from '../adapters/group-commit.ts';
+import { PayloadReader } from '../adapters/payload-reader.ts';
+import { withRequestScope } from '../adapters/request-scope.ts';
 import { isPostgres } from './db/knex.ts';
 import { createAccounts, type Accounts } from './services/accounts.ts';
 import { ResourceCatalog } from './services/resources.ts';
@@ -103,13 +105,14 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
 
   // SQLite syncs on every commit: writes that arrive together share one (group-commit.ts).
   const writer = isPostgres(db) ? directWriter(db) : new GroupCommit(db);
+  const reader = new PayloadReader(db, now);
   const provider = createProvider({
     config,
     keys,
     adapter:
       deps.bench === 'memory'
         ? memoryAdapterFactory(clientsForProvider)
-        : createAdapterFactory(db, sealer, clientsForProvider, { errors: adapterErrors, now, revokedGrantTtl: config.ttl.grant, writer }),
+        : createAdapterFactory(db, sealer, clientsForProvider, { errors: adapterErrors, now, revokedGrantTtl: config.ttl.grant, writer, reader }),
     accounts,
     catalog,
     views,
@@ -119,7 +122,7 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   });
   throttleClientSecrets(provider, throttle);
   installSingleUseGrants(provider, {
-    redemptions: deps.bench === 'memory' ? new MemoryAdapter('Redemption') : new PayloadAdapter(db, 'Redemption', sealer, { errors: adapterErrors, now, writer }),
+    redemptions: deps.bench === 'memory' ? new MemoryAdapter('Redemption') : new PayloadAdapter(db, 'Redemption', sealer, { errors: adapterErrors, now, writer, reader }),
     graceSeconds: config.refreshGraceSeconds,
     now,
     onReuse: (ctx, grantId, kind) =>
@@ -133,6 +136,8 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   // Scheme and host always come from the issuer (pinToIssuer rewrites the forwarded headers),
   // so reading them is safe; the client IP is taken from X-Forwarded-For only with TRUST_PROXY.
   app.proxy = true;
+  // What the adapter reads ahead for a request stays with that request (request-scope.ts).
+  app.use((_ctx, next) => withRequestScope(next));
   app.use(pinToIssuer({ issuer: config.issuer, trustProxy: config.trustProxy }));
 
   app.use(async (ctx, next) => {

@@ -63,11 +63,19 @@ async function main() {
   if (!config.keysJson) fs.watchFile(config.keysFile, { interval: 1000 }, () => reloadKeys('key file changed'));
   process.on('SIGHUP', () => reloadKeys('SIGHUP'));
 
+  // One purge at a time: a long one (it rests between batches) is not overtaken by the next.
+  let purging = false;
   const purge = setInterval(() => {
-    Promise.all([purgeExpired(db), active.throttle.purge()]).then(
-      ([removed, counters]) => (removed || counters) && log.info('purged expired rows', { removed, counters }),
-      (error) => log.error('purge failed', error),
-    );
+    if (purging) return;
+    purging = true;
+    Promise.all([purgeExpired(db), active.throttle.purge()])
+      .then(
+        ([removed, counters]) => (removed || counters) && log.info('purged expired rows', { removed, counters }),
+        (error) => log.error('purge failed', error),
+      )
+      .finally(() => {
+        purging = false;
+      });
   }, config.purgeIntervalSeconds * 1000);
   purge.unref();
 

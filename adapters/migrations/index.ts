@@ -4,11 +4,13 @@ import type { Knex } from 'knex';
 import * as initial from './20261123000000_initial.ts';
 import * as rateLimits from './20261124000000_rate_limits.ts';
 import * as userControl from './20261124010000_user_control.ts';
+import * as sessionUid from './20261124020000_session_uid.ts';
 
 const migrations: Record<string, Knex.Migration> = {
   '20261123000000_initial': initial,
   '20261124000000_rate_limits': rateLimits,
   '20261124010000_user_control': userControl,
+  '20261124020000_session_uid': sessionUid,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
