@@ -14,6 +14,7 @@
 // pool's connections together, so there each write is its own statement (directWriter).
 import type { Knex } from 'knex';
 import { rowsOf } from '../server/db/knex.ts';
+import type { SqliteStatements } from './sqlite-statements.ts';
 
 export interface Writer {
   /** Runs one write statement; resolves with its RETURNING rows once it is durable. */
@@ -42,15 +43,18 @@ const MAX_BATCH = 256;
 export class GroupCommit implements Writer {
   readonly #db: Knex;
   readonly #maxBatch: number;
+  readonly #statements: SqliteStatements | undefined;
   #queue: Pending[] = [];
   #scheduled = false;
   #flushing: Promise<void> | undefined;
   /** Batches committed and writes in them, for the benchmark and tests. */
   readonly stats = { batches: 0, writes: 0 };
 
-  constructor(db: Knex, { maxBatch = MAX_BATCH } = {}) {
+  /** With `statements` (SQLite), batches run as reused prepared statements, not through Knex. */
+  constructor(db: Knex, { maxBatch = MAX_BATCH, statements }: { maxBatch?: number; statements?: SqliteStatements } = {}) {
     this.#db = db;
     this.#maxBatch = maxBatch;
+    this.#statements = statements;
   }
 
   write(sql: string, bindings: readonly Knex.RawBinding[]): Promise<unknown[]> {
@@ -95,10 +99,27 @@ export class GroupCommit implements Writer {
   }
 
   async #single(pending: Pending): Promise<unknown[]> {
+    if (this.#statements) return this.#statements.withConnection((execute) => execute(pending.sql, pending.bindings));
     return rowsOf(await this.#db.raw(pending.sql, pending.bindings as Knex.RawBinding[]));
   }
 
   async #transaction(batch: Pending[]): Promise<unknown[][]> {
+    if (this.#statements) {
+      return this.#statements.withConnection(async (execute) => {
+        // IMMEDIATE: take the write lock now, waiting on busy_timeout if another process (the
+        // CLI) holds it, rather than failing midway when a read would have to become a write.
+        await execute('BEGIN IMMEDIATE', []);
+        try {
+          const results: unknown[][] = [];
+          for (const pending of batch) results.push(await execute(pending.sql, pending.bindings));
+          await execute('COMMIT', []);
+          return results;
+        } catch (error) {
+          await execute('ROLLBACK', []).catch(() => undefined);
+          throw error;
+        }
+      });
+    }
     return this.#db.transaction(async (trx) => {
       const results: unknown[][] = [];
       for (const pending of batch) results.push(rowsOf(await trx.raw(pending.sql, pending.bindings as Knex.RawBinding[])));

@@ -10,6 +10,7 @@
 import type { Knex } from 'knex';
 import { rowsOf } from '../server/db/knex.ts';
 import { currentRequestScope, prefetchKey, type PrefetchedRow, type RequestScope } from './request-scope.ts';
+import type { SqliteStatements } from './sqlite-statements.ts';
 
 export const TABLE = 'oidc_payloads';
 export const REVOKED = 'RevokedGrant';
@@ -46,12 +47,15 @@ interface JoinedRow extends PrefetchedRow {
 export class PayloadReader {
   readonly #db: Knex;
   readonly #now: () => number;
+  readonly #statements: SqliteStatements | undefined;
   #queue: Lookup[] = [];
   #scheduled = false;
 
-  constructor(db: Knex, now: () => number = Date.now) {
+  /** With `statements` (SQLite), lookups run as reused prepared statements, not through Knex. */
+  constructor(db: Knex, now: () => number = Date.now, statements?: SqliteStatements) {
     this.#db = db;
     this.#now = now;
+    this.#statements = statements;
   }
 
   /** The row of `model` with primary key digest `key`, if unexpired and not revoked. */
@@ -70,14 +74,20 @@ export class PayloadReader {
     while (this.#queue.length > 0) void this.#run(this.#queue.splice(0, MAX_BATCH));
   }
 
+  async #query(sql: string, bindings: Knex.RawBinding[]): Promise<JoinedRow[]> {
+    if (this.#statements) return (await this.#statements.withConnection((execute) => execute(sql, bindings))) as JoinedRow[];
+    return rowsOf<JoinedRow>(await this.#db.raw(sql, bindings));
+  }
+
   async #run(batch: Lookup[]): Promise<void> {
-    const models = [...new Set(batch.map((l) => l.model))];
-    const keys = [...new Set(batch.map((l) => l.key))];
+    // IN lists padded to a power of two (repeating a value changes nothing) so the statement
+    // takes few shapes and each is prepared once.
+    const models = padded([...new Set(batch.map((l) => l.model))]);
+    const keys = padded([...new Set(batch.map((l) => l.key))]);
     const now = this.#now();
     let rows: JoinedRow[];
     try {
-      rows = rowsOf<JoinedRow>(
-        await this.#db.raw(
+      rows = await this.#query(
           `SELECT p.model, p.id, p.payload, p.consumed_at, p.grant_id, p.session_uid,
                   g.id AS g_id, g.payload AS g_payload, g.consumed_at AS g_consumed_at,
                   s.id AS s_id, s.payload AS s_payload, s.consumed_at AS s_consumed_at
@@ -87,7 +97,6 @@ export class PayloadReader {
            WHERE p.model IN (${models.map(() => '?').join(', ')}) AND p.id IN (${keys.map(() => '?').join(', ')})
              AND ${unexpired('p')} AND ${notRevoked('p')}`,
           [now, now, ...models, ...keys, now],
-        ),
       );
     } catch (error) {
       for (const lookup of batch) lookup.reject(error);
@@ -100,6 +109,12 @@ export class PayloadReader {
       lookup.resolve(row ? { id: row.id, payload: row.payload, consumed_at: row.consumed_at } : undefined);
     }
   }
+}
+
+function padded(values: string[]): string[] {
+  let size = 1;
+  while (size < values.length) size *= 2;
+  return values.concat(Array<string>(size - values.length).fill(values[values.length - 1] as string));
 }
 
 function park(scope: RequestScope, row: JoinedRow): void {

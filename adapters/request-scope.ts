@@ -4,7 +4,13 @@
 // them — once. Nothing here outlives the request or is seen by another one, so it is not a
 // cache: a revocation committed before the statement is seen, and one committed after it is no
 // different from one that commits a moment after a separate lookup would have run.
+//
+// The request is oidc-provider's own (Provider.ctx, its AsyncLocalStorage): a second
+// AsyncLocalStorage of ours would add its own cost to every promise of every request. Outside
+// the provider's requests (our pages, the CLI) there is no scope and nothing is read ahead;
+// tests open one with withRequestScope.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import Provider from 'oidc-provider';
 
 export interface PrefetchedRow {
   id: string;
@@ -15,14 +21,23 @@ export interface PrefetchedRow {
 /** Keyed `${model}:${column}:${digest}`; null records that the row was looked for and is absent. */
 export type RequestScope = Map<string, PrefetchedRow | null>;
 
-const storage = new AsyncLocalStorage<RequestScope>();
-
-export function withRequestScope<T>(run: () => T): T {
-  return storage.run(new Map(), run);
-}
+const byRequest = new WeakMap<object, RequestScope>();
+const standalone = new AsyncLocalStorage<RequestScope>();
 
 export function currentRequestScope(): RequestScope | undefined {
-  return storage.getStore();
+  const ctx = Provider.ctx as object | undefined;
+  if (!ctx) return standalone.getStore();
+  let scope = byRequest.get(ctx);
+  if (!scope) {
+    scope = new Map();
+    byRequest.set(ctx, scope);
+  }
+  return scope;
+}
+
+/** Runs `run` as one request of its own (tests; the server's requests have the provider's). */
+export function withRequestScope<T>(run: () => T): T {
+  return standalone.run(new Map(), run);
 }
 
 export function prefetchKey(model: string, column: 'id' | 'uid', digest: string): string {

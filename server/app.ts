@@ -10,7 +10,7 @@ import { ClientStore } from '../adapters/client-store.ts';
 import { createAdapterFactory, findPayloads, PayloadAdapter } from '../adapters/knex-adapter.ts';
 import { directWriter, GroupCommit } from '../adapters/group-commit.ts';
 import { PayloadReader } from '../adapters/payload-reader.ts';
-import { withRequestScope } from '../adapters/request-scope.ts';
+import { SqliteStatements } from '../adapters/sqlite-statements.ts';
 import { isPostgres } from './db/knex.ts';
 import { createAccounts, type Accounts } from './services/accounts.ts';
 import { ResourceCatalog } from './services/resources.ts';
@@ -104,8 +104,10 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   };
 
   // SQLite syncs on every commit: writes that arrive together share one (group-commit.ts).
-  const writer = isPostgres(db) ? directWriter(db) : new GroupCommit(db);
-  const reader = new PayloadReader(db, now);
+  // ...and the adapter's statements run prepared, reused (sqlite-statements.ts).
+  const statements = isPostgres(db) ? undefined : new SqliteStatements(db, { onStatement: counter && ((sql) => counter.add(1, sql)) });
+  const writer = statements ? new GroupCommit(db, { statements }) : directWriter(db);
+  const reader = new PayloadReader(db, now, statements);
   const provider = createProvider({
     config,
     keys,
@@ -136,8 +138,6 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   // Scheme and host always come from the issuer (pinToIssuer rewrites the forwarded headers),
   // so reading them is safe; the client IP is taken from X-Forwarded-For only with TRUST_PROXY.
   app.proxy = true;
-  // What the adapter reads ahead for a request stays with that request (request-scope.ts).
-  app.use((_ctx, next) => withRequestScope(next));
   app.use(pinToIssuer({ issuer: config.issuer, trustProxy: config.trustProxy }));
 
   app.use(async (ctx, next) => {
