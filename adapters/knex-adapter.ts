@@ -246,7 +246,7 @@ export function createAdapterFactory(
 const MAX_REST_MS = 100;
 export async function purgeExpired(
   db: Knex,
-  { now = Date.now(), batchSize = 100, maxBatches = 500, restFactor = 4 } = {},
+  { now = Date.now(), batchSize = 25, maxBatches = 100_000, restFactor = 4 } = {},
 ): Promise<number> {
   let total = 0;
   for (let batch = 0; batch < maxBatches; batch += 1) {

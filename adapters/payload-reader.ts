@@ -10,7 +10,7 @@
 import type { Knex } from 'knex';
 import { rowsOf } from '../server/db/knex.ts';
 import { currentRequestScope, prefetchKey, type PrefetchedRow, type RequestScope } from './request-scope.ts';
-import type { SqliteStatements } from './sqlite-statements.ts';
+import type { StatementRunner } from './sqlite-statements.ts';
 
 export const TABLE = 'oidc_payloads';
 export const REVOKED = 'RevokedGrant';
@@ -47,12 +47,12 @@ interface JoinedRow extends PrefetchedRow {
 export class PayloadReader {
   readonly #db: Knex;
   readonly #now: () => number;
-  readonly #statements: SqliteStatements | undefined;
+  readonly #statements: StatementRunner | undefined;
   #queue: Lookup[] = [];
   #scheduled = false;
 
   /** With `statements` (SQLite), lookups run as reused prepared statements, not through Knex. */
-  constructor(db: Knex, now: () => number = Date.now, statements?: SqliteStatements) {
+  constructor(db: Knex, now: () => number = Date.now, statements?: StatementRunner) {
     this.#db = db;
     this.#now = now;
     this.#statements = statements;

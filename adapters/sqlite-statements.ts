@@ -39,7 +39,7 @@ function prepared(connection: sqlite3.Database, sql: string): Promise<sqlite3.St
   });
 }
 
-export class SqliteStatements {
+export class SqliteStatements implements StatementRunner {
   readonly #pool: PoolClient;
   readonly #onStatement: ((sql: string) => void) | undefined;
 
@@ -62,5 +62,45 @@ export class SqliteStatements {
     } finally {
       await this.#pool.releaseConnection(connection);
     }
+  }
+}
+
+export interface StatementRunner {
+  withConnection<T>(work: (execute: Execute) => Promise<T>): Promise<T>;
+}
+
+/**
+ * A read-only connection of its own for the adapter's lookups. Under WAL a reader does not wait
+ * for a writer, but one connection does everything in turn: lookups queued behind a group
+ * commit or a purge batch would wait out its sync. Every lookup here starts a fresh read
+ * transaction, so it sees every write that has been acknowledged (writes are awaited until
+ * committed before a request reads again).
+ */
+export class SqliteReadConnection implements StatementRunner {
+  readonly #connection: sqlite3.Database;
+  readonly #onStatement: ((sql: string) => void) | undefined;
+
+  constructor(driver: typeof sqlite3, filename: string, { onStatement, busyTimeoutMs = 5000 }: { onStatement?: (sql: string) => void; busyTimeoutMs?: number } = {}) {
+    // Statements issued before the file is open wait in the driver's queue.
+    this.#connection = new driver.Database(filename, driver.OPEN_READONLY);
+    this.#connection.configure('busyTimeout', busyTimeoutMs);
+    this.#onStatement = onStatement;
+  }
+
+  async withConnection<T>(work: (execute: Execute) => Promise<T>): Promise<T> {
+    return work(async (sql, bindings) => {
+      this.#onStatement?.(sql);
+      const statement = await prepared(this.#connection, sql);
+      return new Promise<unknown[]>((resolve, reject) =>
+        statement.all(bindings as unknown[], (error: Error | null, rows: unknown[]) => (error ? reject(error) : resolve(rows))),
+      );
+    });
+  }
+
+  close(): Promise<void> {
+    const statements = statementsOf.get(this.#connection);
+    for (const statement of statements?.values() ?? []) statement.finalize();
+    statementsOf.delete(this.#connection);
+    return new Promise((resolve) => this.#connection.close(() => resolve()));
   }
 }

@@ -186,6 +186,8 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
   const keys = loadKeyMaterial(config).material;
   const db = createDatabase(config.database);
+  // Built on first use and closed once the command is done (it flushes the audit trail).
+  let built: Awaited<ReturnType<typeof buildApp>> | undefined;
   try {
     await migrateToLatest(db);
     await checkKeyPairing(db, keys, config.keysJson ? 'LATCHKEY_KEYS' : config.keysFile);
@@ -197,14 +199,14 @@ async function main(argv: string[]): Promise<number> {
       out,
       management: createManagement(db, { config, keys }),
       provider: async () => {
-        const built = await buildApp({ config, keys, db, log: createLogger({ quiet: true }) });
-        await built.close();
+        built ??= await buildApp({ config, keys, db, log: createLogger({ quiet: true }) });
         return built.provider;
       },
     };
     await found.command.run(values as Values, ctx, positionals[0]);
     return 0;
   } finally {
+    await built?.close();
     await db.destroy();
   }
 }

@@ -10,7 +10,8 @@ import { ClientStore } from '../adapters/client-store.ts';
 import { createAdapterFactory, findPayloads, PayloadAdapter } from '../adapters/knex-adapter.ts';
 import { directWriter, GroupCommit } from '../adapters/group-commit.ts';
 import { PayloadReader } from '../adapters/payload-reader.ts';
-import { SqliteStatements } from '../adapters/sqlite-statements.ts';
+import sqlite3 from 'sqlite3';
+import { SqliteReadConnection, SqliteStatements } from '../adapters/sqlite-statements.ts';
 import { isPostgres } from './db/knex.ts';
 import { createAccounts, type Accounts } from './services/accounts.ts';
 import { ResourceCatalog } from './services/resources.ts';
@@ -107,7 +108,13 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   // ...and the adapter's statements run prepared, reused (sqlite-statements.ts).
   const statements = isPostgres(db) ? undefined : new SqliteStatements(db, { onStatement: counter && ((sql) => counter.add(1, sql)) });
   const writer = statements ? new GroupCommit(db, { statements }) : directWriter(db);
-  const reader = new PayloadReader(db, now, statements);
+  // Lookups get a read-only connection of their own on a SQLite file, so they never queue
+  // behind a commit's sync or a purge batch (WAL lets them read meanwhile).
+  const readConnection =
+    config.database.client === 'sqlite' && config.database.filename !== ':memory:'
+      ? new SqliteReadConnection(sqlite3, config.database.filename, { onStatement: counter && ((sql) => counter.add(1, sql)) })
+      : undefined;
+  const reader = new PayloadReader(db, now, readConnection ?? statements);
   const provider = createProvider({
     config,
     keys,
@@ -211,6 +218,7 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
     grants,
     close: async () => {
       await writer.drain();
+      await readConnection?.close();
       await audit.idle();
       await throttle.close();
     },

@@ -5,12 +5,14 @@ import * as initial from './20261123000000_initial.ts';
 import * as rateLimits from './20261124000000_rate_limits.ts';
 import * as userControl from './20261124010000_user_control.ts';
 import * as sessionUid from './20261124020000_session_uid.ts';
+import * as partialIndexes from './20261124030000_partial_indexes.ts';
 
 const migrations: Record<string, Knex.Migration> = {
   '20261123000000_initial': initial,
   '20261124000000_rate_limits': rateLimits,
   '20261124010000_user_control': userControl,
   '20261124020000_session_uid': sessionUid,
+  '20261124030000_partial_indexes': partialIndexes,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

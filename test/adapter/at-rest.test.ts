@@ -199,3 +199,18 @@ function stringLeaves(value: unknown): string[] {
   }
   return [];
 }
+
+describe('sealing', () => {
+  it('never reuses a GCM nonce, across refills of the nonce pool, and every sealed value opens', async () => {
+    const { createSealer } = await import('../../adapters/at-rest.ts');
+    const { generateKeyMaterial } = await import('../../server/config/keys.ts');
+    const sealer = createSealer(generateKeyMaterial().data);
+    const nonces = new Set<string>();
+    for (let i = 0; i < 5000; i += 1) {
+      const sealed = sealer.seal('same plaintext', 'AccessToken:row');
+      nonces.add(Buffer.from(sealed.split('.')[1] as string, 'base64url').subarray(0, 12).toString('hex'));
+      expect(sealer.open(sealed, 'AccessToken:row')).toBe('same plaintext');
+    }
+    expect(nonces.size).toBe(5000);
+  });
+});
