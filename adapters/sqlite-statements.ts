@@ -39,6 +39,14 @@ function prepared(connection: sqlite3.Database, sql: string): Promise<sqlite3.St
   });
 }
 
+/** Every row `sql` returns with `bindings`, through the connection's prepared statement. */
+async function allPrepared(connection: sqlite3.Database, sql: string, bindings: readonly Knex.RawBinding[]): Promise<unknown[]> {
+  const statement = await prepared(connection, sql);
+  return new Promise((resolve, reject) =>
+    statement.all(bindings as unknown[], (error: Error | null, rows: unknown[]) => (error ? reject(error) : resolve(rows))),
+  );
+}
+
 export class SqliteStatements implements StatementRunner {
   readonly #pool: PoolClient;
   readonly #onStatement: ((sql: string) => void) | undefined;
@@ -52,12 +60,9 @@ export class SqliteStatements implements StatementRunner {
   async withConnection<T>(work: (execute: Execute) => Promise<T>): Promise<T> {
     const connection = await this.#pool.acquireConnection();
     try {
-      return await work(async (sql, bindings) => {
+      return await work((sql, bindings) => {
         this.#onStatement?.(sql);
-        const statement = await prepared(connection, sql);
-        return new Promise<unknown[]>((resolve, reject) =>
-          statement.all(bindings as unknown[], (error: Error | null, rows: unknown[]) => (error ? reject(error) : resolve(rows))),
-        );
+        return allPrepared(connection, sql, bindings);
       });
     } finally {
       await this.#pool.releaseConnection(connection);
@@ -88,12 +93,9 @@ export class SqliteReadConnection implements StatementRunner {
   }
 
   async withConnection<T>(work: (execute: Execute) => Promise<T>): Promise<T> {
-    return work(async (sql, bindings) => {
+    return work((sql, bindings) => {
       this.#onStatement?.(sql);
-      const statement = await prepared(this.#connection, sql);
-      return new Promise<unknown[]>((resolve, reject) =>
-        statement.all(bindings as unknown[], (error: Error | null, rows: unknown[]) => (error ? reject(error) : resolve(rows))),
-      );
+      return allPrepared(this.#connection, sql, bindings);
     });
   }
 

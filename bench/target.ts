@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
+import { throwAwayPostgresDatabase } from '../test/helpers/postgres-database.ts';
 import { freePort } from '../test/helpers/processes.ts';
 import { readDemoCredentials, startServerProcess, type ServerChild } from '../test/helpers/server-process.ts';
 
@@ -33,29 +33,11 @@ const UNTHROTTLED = {
   REGISTRATIONS_PER_TOKEN: '100000',
 };
 
-async function freshPostgresDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `latchkey_bench_${Date.now().toString(36)}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
-    },
-  };
-}
 
 export async function startTarget(kind: TargetKind, cpus: string | undefined, nodeArgs: string[] = [], extraEnv: Record<string, string> = {}): Promise<Target> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `latchkey-bench-${kind}-`));
   const keysFile = path.join(dir, 'keys.json');
-  const postgres = kind === 'pg' ? await freshPostgresDatabase(process.env.DATABASE_URL_PG as string) : undefined;
+  const postgres = kind === 'pg' ? await throwAwayPostgresDatabase(process.env.DATABASE_URL_PG as string, 'latchkey_bench') : undefined;
   const databaseUrl = postgres?.url ?? `sqlite:${path.join(dir, 'latchkey.sqlite')}`;
   const server: ServerChild = startServerProcess({
     port: await freePort(),

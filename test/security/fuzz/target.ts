@@ -1,8 +1,7 @@
 // The server the fuzzer runs against: the test harness's real server on loopback, with the abuse
 // limits raised so that the run explores past the 429s (a 429 is still an acceptable answer),
 // the standard fixtures and an initial access token for dynamic registration.
-import crypto from 'node:crypto';
-import pg from 'pg';
+import { throwAwayPostgresDatabase } from '../../helpers/postgres-database.ts';
 import { startServer, type Harness } from '../../helpers/harness.ts';
 import { createFixtures } from '../../helpers/fixtures.ts';
 import { generateKeyMaterial } from '../../../server/config/keys.ts';
@@ -58,21 +57,6 @@ export async function startFuzzTarget({ store = 'sqlite', pgAdminUrl }: FuzzTarg
   };
 }
 
-async function freshPgDatabase(adminUrl: string): Promise<FreshDatabase> {
-  const name = `latchkey_fuzz_${crypto.randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
-    },
-  };
+function freshPgDatabase(adminUrl: string): Promise<FreshDatabase> {
+  return throwAwayPostgresDatabase(adminUrl, 'latchkey_fuzz');
 }
