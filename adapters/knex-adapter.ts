@@ -11,7 +11,7 @@ import type { ClientStore } from './client-store.ts';
 import { rowsOf } from '../server/db/knex.ts';
 import { directWriter, type Writer } from './group-commit.ts';
 import { notRevoked, PayloadReader, REVOKED, TABLE } from './payload-reader.ts';
-import { currentRequestScope, prefetchKey, type PrefetchedRow } from './request-scope.ts';
+import { existingRequestScope, prefetchKey, type PrefetchedRow } from './request-scope.ts';
 
 /** How storage-level refusals become protocol errors; supplied by the provider wiring. */
 export interface AdapterErrors {
@@ -93,13 +93,13 @@ export class PayloadAdapter implements Adapter {
 
   /** Writes end what this request read ahead: after a write, lookups go to the database. */
   #write(sql: string, bindings: readonly Knex.RawBinding[]): Promise<unknown[]> {
-    currentRequestScope()?.clear();
+    existingRequestScope()?.clear();
     return this.#writer.write(sql, bindings);
   }
 
   /** A row read ahead by this request (payload-reader.ts), taken once; undefined if none. */
   #takePrefetched(column: 'id' | 'uid', key: string): { row: PrefetchedRow | undefined } | undefined {
-    const scope = currentRequestScope();
+    const scope = existingRequestScope();
     const name = prefetchKey(this.#model, column, key);
     if (!scope?.has(name)) return undefined;
     const row = scope.get(name) ?? undefined;

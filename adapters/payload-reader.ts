@@ -88,15 +88,15 @@ export class PayloadReader {
     let rows: JoinedRow[];
     try {
       rows = await this.#query(
-          `SELECT p.model, p.id, p.payload, p.consumed_at, p.grant_id, p.session_uid,
-                  g.id AS g_id, g.payload AS g_payload, g.consumed_at AS g_consumed_at,
-                  s.id AS s_id, s.payload AS s_payload, s.consumed_at AS s_consumed_at
-           FROM ${TABLE} p
-           LEFT JOIN ${TABLE} g ON p.model <> 'Grant' AND g.model = 'Grant' AND g.id = p.grant_id AND ${unexpired('g')}
-           LEFT JOIN ${TABLE} s ON s.model = 'Session' AND s.uid = p.session_uid AND ${unexpired('s')} AND ${notRevoked('s')}
-           WHERE p.model IN (${models.map(() => '?').join(', ')}) AND p.id IN (${keys.map(() => '?').join(', ')})
-             AND ${unexpired('p')} AND ${notRevoked('p')}`,
-          [now, now, ...models, ...keys, now],
+        `SELECT p.model, p.id, p.payload, p.consumed_at, p.grant_id, p.session_uid,
+                g.id AS g_id, g.payload AS g_payload, g.consumed_at AS g_consumed_at,
+                s.id AS s_id, s.payload AS s_payload, s.consumed_at AS s_consumed_at
+         FROM ${TABLE} p
+         LEFT JOIN ${TABLE} g ON p.model <> 'Grant' AND g.model = 'Grant' AND g.id = p.grant_id AND ${unexpired('g')}
+         LEFT JOIN ${TABLE} s ON s.model = 'Session' AND s.uid = p.session_uid AND ${unexpired('s')} AND ${notRevoked('s')}
+         WHERE p.model IN (${models.map(() => '?').join(', ')}) AND p.id IN (${keys.map(() => '?').join(', ')})
+           AND ${unexpired('p')} AND ${notRevoked('p')}`,
+        [now, now, ...models, ...keys, now],
       );
     } catch (error) {
       for (const lookup of batch) lookup.reject(error);

@@ -24,6 +24,13 @@ export type RequestScope = Map<string, PrefetchedRow | null>;
 const byRequest = new WeakMap<object, RequestScope>();
 const standalone = new AsyncLocalStorage<RequestScope>();
 
+/** This request's scope if anything was read ahead in it (never creates one). */
+export function existingRequestScope(): RequestScope | undefined {
+  const ctx = Provider.ctx as object | undefined;
+  return ctx ? byRequest.get(ctx) : standalone.getStore();
+}
+
+/** This request's scope, created on first use (the reader parks rows in it). */
 export function currentRequestScope(): RequestScope | undefined {
   const ctx = Provider.ctx as object | undefined;
   if (!ctx) return standalone.getStore();

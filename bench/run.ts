@@ -8,30 +8,15 @@
 //   tsx bench/run.ts --smoke      a few seconds per workload, asserts zero errors and valid tokens
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
-import { parseArgs } from 'node:util';
 import { hasTaskset } from '../test/helpers/server-process.ts';
 import { startTarget, type Target, type TargetKind } from './target.ts';
 import { WORKLOADS, type Measurement, type Workload } from './workloads.ts';
 import { goalLines, tableLines } from './report.ts';
+import { loadOptions } from './options.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '10' },
-    repetitions: { type: 'string', default: '3' },
-    connections: { type: 'string', default: '32' },
-    warmup: { type: 'string', default: '2' },
-    flows: { type: 'string', default: '4' },
-    smoke: { type: 'boolean', default: false },
-  },
-});
-const smoke = args.smoke === true;
-const options = {
-  duration: smoke ? 2 : Number(args.duration),
-  repetitions: smoke ? 1 : Number(args.repetitions),
-  connections: Number(args.connections),
-  warmup: smoke ? 0 : Number(args.warmup),
-  flowConcurrency: Number(args.flows),
-};
+const parsed = loadOptions(2);
+const smoke = parsed.smoke;
+const options = { ...parsed, flowConcurrency: parsed.flows };
 
 const cpuCount = os.cpus().length;
 const pinned = hasTaskset() && cpuCount >= 2;

@@ -16,12 +16,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { freePort } from '../test/helpers/processes.ts';
 import { codeFlow, confidentialClient } from '../test/helpers/oauth.ts';
 import { UserAgent } from '../test/helpers/user-agent.ts';
 import { basicAuth, hasTaskset, readDemoCredentials, startServerProcess } from '../test/helpers/server-process.ts';
+import { loadOptions } from './options.ts';
 
 type Mode = 'FULL' | 'NORMAL';
 type Workload = 'client_credentials' | 'refresh_token';
@@ -34,24 +34,7 @@ interface Run {
   requests: number;
 }
 
-const { values: args } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '10' },
-    repetitions: { type: 'string', default: '3' },
-    connections: { type: 'string', default: '32' },
-    warmup: { type: 'string', default: '2' },
-    smoke: { type: 'boolean', default: false },
-  },
-});
-const smoke = args.smoke === true;
-const duration = smoke ? 1 : Number(args.duration);
-const repetitions = smoke ? 1 : Number(args.repetitions);
-const connections = Number(args.connections);
-const warmup = smoke ? 0 : Number(args.warmup);
-for (const [name, value] of Object.entries({ duration, repetitions, connections })) {
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a whole number ≥ 1`);
-}
-if (!(warmup >= 0)) throw new Error('--warmup must be a number of seconds ≥ 0');
+const { smoke, duration, repetitions, connections, warmup } = loadOptions(1);
 
 const REDIRECT = 'http://127.0.0.1:8080/callback';
 const MODES: Mode[] = ['FULL', 'NORMAL'];

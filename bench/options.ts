@@ -1,0 +1,40 @@
+// The options every load benchmark takes, parsed and checked in one place.
+import { parseArgs } from 'node:util';
+
+export interface LoadOptions {
+  smoke: boolean;
+  duration: number;
+  repetitions: number;
+  connections: number;
+  warmup: number;
+  /** Concurrent browser-less flows (W4). */
+  flows: number;
+}
+
+/** `--duration --repetitions --connections --warmup --flows --smoke`; smoke runs `smokeSeconds` once. */
+export function loadOptions(smokeSeconds: number): LoadOptions {
+  const { values: args } = parseArgs({
+    options: {
+      duration: { type: 'string', default: '10' },
+      repetitions: { type: 'string', default: '3' },
+      connections: { type: 'string', default: '32' },
+      warmup: { type: 'string', default: '2' },
+      flows: { type: 'string', default: '4' },
+      smoke: { type: 'boolean', default: false },
+    },
+  });
+  const smoke = args.smoke === true;
+  const options = {
+    smoke,
+    duration: smoke ? smokeSeconds : Number(args.duration),
+    repetitions: smoke ? 1 : Number(args.repetitions),
+    connections: Number(args.connections),
+    warmup: smoke ? 0 : Number(args.warmup),
+    flows: Number(args.flows),
+  };
+  for (const name of ['duration', 'repetitions', 'connections', 'flows'] as const) {
+    if (!Number.isInteger(options[name]) || options[name] < 1) throw new Error(`--${name} must be a whole number ≥ 1`);
+  }
+  if (!(options.warmup >= 0)) throw new Error('--warmup must be a number of seconds ≥ 0');
+  return options;
+}
