@@ -180,7 +180,13 @@ async function main(argv: string[]): Promise<number> {
   }
   const found = findCommand(argv);
   if (!found) throw new UsageError(`unknown command: ${argv.slice(0, 2).join(' ')}`);
-  const { values, positionals } = parseArgs({ args: found.rest, options: found.command.options, strict: true, allowPositionals: true });
+  // Ids are base64url and may begin with '-' (a grant id such as "-hQ3…"): for a command that
+  // takes one, such an argument is the id, not an unknown short option.
+  // Our options are all long (--name); they stay before the '--' that marks the id.
+  const looksLikeId = (arg: string) => found.command.positional === true && /^-[^-]./.test(arg);
+  const ids = found.rest.filter(looksLikeId);
+  const args = ids.length ? [...found.rest.filter((arg) => !looksLikeId(arg)), '--', ...ids] : found.rest;
+  const { values, positionals } = parseArgs({ args, options: found.command.options, strict: true, allowPositionals: true });
   if (positionals.length > (found.command.positional ? 1 : 0)) throw new UsageError(`unexpected argument: ${positionals.join(' ')}`);
 
   const config = loadConfig();

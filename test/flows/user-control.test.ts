@@ -302,6 +302,10 @@ describe.each(STORES)('user control (%s)', (store) => {
       const entries = JSON.parse(audit.stdout) as Array<{ event: string; actor: string }>;
       expect(entries.some((e) => e.event === 'consent.revoked' && e.actor === 'operator')).toBe(true);
       expect((await runCli(['grant', 'revoke'], env)).code).toBe(2);
+      // Grant ids are base64url: one may begin with '-' and is still an id, not an option.
+      const dashed = await runCli(['grant', 'revoke', '-hNoSuchGrant', '--json'], env);
+      expect(dashed.code).toBe(2);
+      expect(dashed.stderr).toContain('no grant -hNoSuchGrant');
     });
   });
 });
