@@ -9,7 +9,9 @@ import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Sealer } from './at-rest.ts';
 import type { ClientStore } from './client-store.ts';
 import { rowsOf } from '../server/db/knex.ts';
-import { directWriter, type Writer } from './group-commit.ts';
+import { directWriter, type Write, type Writer } from './group-commit.ts';
+import type { UpsertRow } from './payload-upsert.ts';
+import { openUnit } from './write-unit.ts';
 import { notRevoked, PayloadReader, REVOKED, TABLE } from './payload-reader.ts';
 import { existingRequestScope, prefetchKey, type PrefetchedRow } from './request-scope.ts';
 
@@ -91,10 +93,16 @@ export class PayloadAdapter implements Adapter {
     this.#reader = options.reader ?? new PayloadReader(db, this.#now);
   }
 
-  /** Writes end what this request read ahead: after a write, lookups go to the database. */
-  #write(sql: string, bindings: readonly Knex.RawBinding[]): Promise<unknown[]> {
+  /**
+   * Writes end what this request read ahead: after a write, lookups go to the database. Inside
+   * a unit (write-unit.ts) the write is queued and committed with the unit's others; an
+   * insert-only write is not, since its refusal (a replay) must be known at once.
+   */
+  async #write(write: Write, { deferrable = true } = {}): Promise<void> {
     existingRequestScope()?.clear();
-    return this.#writer.write(sql, bindings);
+    const unit = deferrable ? openUnit() : undefined;
+    if (unit) unit.push(write);
+    else await this.#writer.write(write);
   }
 
   /** A row read ahead by this request (payload-reader.ts), taken once; undefined if none. */
@@ -131,39 +139,24 @@ export class PayloadAdapter implements Adapter {
     const sealed = this.#sealer.seal(JSON.stringify(payload), this.#associatedData(key));
     const expiresAt = typeof expiresIn === 'number' ? this.#now() + expiresIn * 1000 : null;
     const c = lookupColumns(this.#model, id, payload, this.#sealer);
-    const values = [this.#model, key, sealed, c.grantId, c.uid, c.userCode, c.accountId, c.clientId, c.sessionUid, expiresAt];
-    const columns = '(model, id, payload, grant_id, uid, user_code, account_id, client_id, session_uid, expires_at)';
+    const row: UpsertRow = [this.#model, key, sealed, c.grantId, c.uid, c.userCode, c.accountId, c.clientId, c.sessionUid, expiresAt];
 
     if (INSERT_ONLY.has(this.#model)) {
-      const inserted = await this.#write(
-        `INSERT INTO ${TABLE} ${columns} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model, id) DO NOTHING RETURNING id`,
-        values,
-      );
-      if (inserted.length === 0) throw this.#errors.replayed(this.#model);
+      const sql = `INSERT INTO ${TABLE} (model, id, payload, grant_id, uid, user_code, account_id, client_id, session_uid, expires_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model, id) DO NOTHING RETURNING id`;
+      await this.#write({ sql, bindings: row, refusal: () => this.#errors.replayed(this.#model) }, { deferrable: false });
       return;
     }
-
-    // One statement: the row is written only while its grant has no tombstone.
-    // consumed_at is deliberately not overwritten: re-saving never un-consumes.
-    const written = await this.#write(
-        `INSERT INTO ${TABLE} ${columns}
-         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-         WHERE NOT EXISTS (SELECT 1 FROM ${TABLE} t WHERE t.model = '${REVOKED}' AND t.id = ?)
-         ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
-           uid = excluded.uid, user_code = excluded.user_code, account_id = excluded.account_id,
-           client_id = excluded.client_id, session_uid = excluded.session_uid, expires_at = excluded.expires_at
-         RETURNING id`,
-        [...values, c.grantId ?? ''],
-    );
-    if (written.length === 0) throw this.#errors.grantRevoked(this.#model);
+    // Written only while its grant has no tombstone (payload-upsert.ts).
+    await this.#write({ upsert: row, refusal: () => this.#errors.grantRevoked(this.#model) });
   }
 
   /** Writes the grant's tombstone (idempotent). */
   async #tombstone(grantKey: string): Promise<void> {
-    await this.#write(
-      `INSERT INTO ${TABLE} (model, id, payload, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (model, id) DO NOTHING`,
-      [REVOKED, grantKey, '', this.#now() + this.#revokedGrantTtl * 1000],
-    );
+    await this.#write({
+      sql: `INSERT INTO ${TABLE} (model, id, payload, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (model, id) DO NOTHING`,
+      bindings: [REVOKED, grantKey, '', this.#now() + this.#revokedGrantTtl * 1000],
+    });
   }
 
   async #findBy(column: 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
@@ -203,24 +196,24 @@ export class PayloadAdapter implements Adapter {
    * and then consumes, which two concurrent requests can both pass; the loser learns here.
    */
   async consume(id: string): Promise<void> {
-    const consumed = await this.#write(
-      `UPDATE ${TABLE} SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL RETURNING id`,
-      [this.#now(), this.#model, this.#sealer.digest(id)],
-    );
-    if (consumed.length === 0) throw this.#errors.alreadyConsumed(this.#model);
+    await this.#write({
+      sql: `UPDATE ${TABLE} SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL RETURNING id`,
+      bindings: [this.#now(), this.#model, this.#sealer.digest(id)],
+      refusal: () => this.#errors.alreadyConsumed(this.#model),
+    });
   }
 
   async destroy(id: string): Promise<void> {
     const key = this.#sealer.digest(id);
     // Destroying a grant is revoking it (oidc-provider's revoke(), the user's "revoke access").
     if (this.#model === 'Grant') await this.#tombstone(key);
-    await this.#write(`DELETE FROM ${TABLE} WHERE model = ? AND id = ?`, [this.#model, key]);
+    await this.#write({ sql: `DELETE FROM ${TABLE} WHERE model = ? AND id = ?`, bindings: [this.#model, key] });
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
     const grantKey = this.#sealer.digest(grantId);
     await this.#tombstone(grantKey);
-    await this.#write(`DELETE FROM ${TABLE} WHERE model = ? AND grant_id = ?`, [this.#model, grantKey]);
+    await this.#write({ sql: `DELETE FROM ${TABLE} WHERE model = ? AND grant_id = ?`, bindings: [this.#model, grantKey] });
   }
 }
 

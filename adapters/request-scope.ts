@@ -24,6 +24,11 @@ export type RequestScope = Map<string, PrefetchedRow | null>;
 const byRequest = new WeakMap<object, RequestScope>();
 const standalone = new AsyncLocalStorage<RequestScope>();
 
+/** What identifies the current request: the provider's context, or a test's own scope. */
+export function currentRequest(): object | undefined {
+  return (Provider.ctx as object | undefined) ?? standalone.getStore();
+}
+
 /** This request's scope if anything was read ahead in it (never creates one). */
 export function existingRequestScope(): RequestScope | undefined {
   const ctx = Provider.ctx as object | undefined;

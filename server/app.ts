@@ -10,6 +10,7 @@ import { ClientStore } from '../adapters/client-store.ts';
 import { createAdapterFactory, findPayloads, PayloadAdapter } from '../adapters/knex-adapter.ts';
 import { directWriter, GroupCommit } from '../adapters/group-commit.ts';
 import { PayloadReader } from '../adapters/payload-reader.ts';
+import { asOneUnit } from '../adapters/write-unit.ts';
 import sqlite3 from 'sqlite3';
 import { SqliteReadConnection, SqliteStatements } from '../adapters/sqlite-statements.ts';
 import { isPostgres } from './db/knex.ts';
@@ -134,6 +135,8 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
     redemptions: deps.bench === 'memory' ? new MemoryAdapter('Redemption') : new PayloadAdapter(db, 'Redemption', sealer, { errors: adapterErrors, now, writer, reader }),
     graceSeconds: config.refreshGraceSeconds,
     now,
+    // A refresh's consume, new tokens and grace record commit together (adapters/write-unit.ts).
+    oneUnit: deps.bench === 'memory' ? undefined : (work) => asOneUnit(writer, work),
     onReuse: (ctx, grantId, kind) =>
       audit.note({ event: 'token.reuse_detected', clientId: ctx.oidc.client?.clientId, grantId, actor: 'client', ip: ctx.ip, details: { kind } }),
   });

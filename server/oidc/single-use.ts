@@ -54,6 +54,11 @@ export interface SingleUseOptions {
   redemptions: Adapter;
   graceSeconds: number;
   now?: () => number;
+  /**
+   * Runs a refresh with its writes (consume, new tokens, grace record) committed together as
+   * one unit (adapters/write-unit.ts); without it, each write commits as it is made.
+   */
+  oneUnit?: <T>(work: () => Promise<T>) => Promise<T>;
   /** Told when a replay revoked a grant (for the audit trail). */
   onReuse?: (ctx: Ctx, grantId: string, kind: 'authorization code' | 'refresh token') => void;
 }
@@ -62,6 +67,7 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
   const now = options.now ?? Date.now;
   const graceMs = options.graceSeconds * 1000;
   const { redemptions } = options;
+  const oneUnit = options.oneUnit ?? (<T>(work: () => Promise<T>) => work());
 
   const bind = (handler: Helper, overrides: Record<string, Helper> = {}) => {
     const helpers = Object.fromEntries(
@@ -152,10 +158,19 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
     const value = String(ctx.oidc.params?.refresh_token);
     const clientId = ctx.oidc.client?.clientId as string;
     try {
-      await refreshHandler(ctx);
+      await oneUnit(async () => {
+        await refreshHandler(ctx);
+        // Kept for the grace window only; without grace, just long enough to settle racing losers.
+        const response = graceMs > 0 ? (ctx.body as Record<string, unknown>) : undefined;
+        const ttl = graceMs > 0 ? options.graceSeconds : Math.ceil(IN_FLIGHT_WAIT_MS / 1000);
+        await redemptions.upsert(value, { clientId, response, replays: 0 }, ttl);
+      });
     } catch (error) {
       if (!isConsumeConflict(error)) throw error;
-      const presented = ctx.oidc.entities.RefreshToken as Consumable | undefined;
+      // The presented token: once consumed (in a unit, at its commit) the handler has moved on
+      // to the successor as `RefreshToken` and keeps the presented one as `RotatedRefreshToken`.
+      const entities = ctx.oidc.entities as { RotatedRefreshToken?: Consumable; RefreshToken?: Consumable };
+      const presented = entities.RotatedRefreshToken ?? entities.RefreshToken;
       const replay = await graceReplay(value, clientId, presented?.consumedBefore);
       if (replay) {
         ctx.body = replay;
@@ -164,9 +179,6 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
       await revoke(ctx, presented?.grantId, 'refresh token');
       throw new errors.InvalidGrant('refresh token already used');
     }
-    // Kept for the grace window only; without grace, just long enough to settle racing losers.
-    const response = graceMs > 0 ? (ctx.body as Record<string, unknown>) : undefined;
-    await redemptions.upsert(value, { clientId, response, replays: 0 }, graceMs > 0 ? options.graceSeconds : Math.ceil(IN_FLIGHT_WAIT_MS / 1000));
   }
 
   const withResource = (parameters: Set<string>) => new Set([...parameters, 'resource']);

@@ -26,7 +26,7 @@ describe('group commit (SQLite)', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const insert = (id: string) => writer.write('INSERT INTO rows (id) VALUES (?) RETURNING id', [id]);
+  const insert = (id: string) => writer.write({ sql: 'INSERT INTO rows (id) VALUES (?) RETURNING id', bindings: [id] });
 
   it('commits concurrent writes in fewer transactions than writes, every one of them stored', async () => {
     const ids = Array.from({ length: 200 }, (_, i) => `row-${i}`);
@@ -56,9 +56,17 @@ describe('group commit (SQLite)', () => {
 
   it('decides conditional statements in one batch as one by one: a single consume wins', async () => {
     await insert('code');
-    const consume = () => writer.write('UPDATE rows SET used_at = 1 WHERE id = ? AND used_at IS NULL RETURNING id', ['code']);
-    const results = await Promise.all(Array.from({ length: 10 }, consume));
-    expect(results.filter((rows) => rows.length === 1)).toHaveLength(1);
+    const consume = () =>
+      writer.write({
+        sql: 'UPDATE rows SET used_at = 1 WHERE id = ? AND used_at IS NULL RETURNING id',
+        bindings: ['code'],
+        refusal: () => new Error('already used'),
+      });
+    const outcomes = await Promise.allSettled(Array.from({ length: 10 }, consume));
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    expect(outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason))).toEqual(
+      Array(9).fill('Error: already used'),
+    );
     expect(writer.stats.batches).toBe(2);
   });
 
