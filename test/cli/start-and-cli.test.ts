@@ -30,7 +30,7 @@ describe('npm start and the latchkey CLI (SQLite)', () => {
     expect(took).toBeLessThan(60_000);
   });
   afterAll(async () => {
-    if (server.child.exitCode === null) server.child.kill('SIGKILL');
+    server.killAll();
   });
 
   it('seeds the demo data on the first start of an empty database', async () => {

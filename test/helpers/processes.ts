@@ -47,6 +47,11 @@ export interface ServerProcess {
   child: ChildProcess;
   output: () => string;
   exited: Promise<number | null>;
+  /**
+   * SIGKILL to npm and the server under it. Killing npm alone would orphan the server (npm
+   * cannot forward SIGKILL), which then runs on after the test.
+   */
+  killAll(): void;
 }
 
 /** `npm start` exactly as a newcomer runs it. */
@@ -55,12 +60,21 @@ export function npmStart(env: Record<string, string>): ServerProcess {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so killAll reaches the server that npm starts.
+    detached: true,
   });
   let output = '';
   child.stdout?.on('data', (d) => (output += d));
   child.stderr?.on('data', (d) => (output += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
+  const killAll = () => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  return { child, output: () => output, exited, killAll };
 }
 
 export async function waitForHttp(url: string, timeoutMs: number, exited?: Promise<unknown>): Promise<number> {

@@ -42,7 +42,7 @@ describe('T39 key rotation', () => {
     before = { idToken: tokens.id_token as string, jwtAccess: tokens.access_token, kid: decodeProtectedHeader(tokens.access_token).kid as string };
   });
   afterAll(async () => {
-    if (server.child.exitCode === null) server.child.kill('SIGKILL');
+    server.killAll();
   });
 
   it('rotation publishes the new key beside the old one, without a restart', async () => {

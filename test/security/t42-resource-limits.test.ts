@@ -125,7 +125,7 @@ describe('T42 (d) slow clients', () => {
     await waitForHttp(`http://127.0.0.1:${port}/health/live`, 60_000, server.exited);
   });
   afterAll(async () => {
-    if (server.child.exitCode === null) server.child.kill('SIGKILL');
+    server.killAll();
   });
 
   it('500 slowloris sockets neither stop a normal token request nor live past the header timeout', async () => {
