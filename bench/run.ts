@@ -2,7 +2,8 @@
 // same-run baseline, BENCH_MODE=memory) and with the Knex adapter on SQLite (synchronous=FULL),
 // plus PostgreSQL when DATABASE_URL_PG is set. Prints one markdown table and the goals of
 // issue 6, each met or missed. Figures per server CPU-second are the ones to compare on a
-// noisy machine; raw req/s move with whatever else runs.
+// noisy machine; raw req/s move with whatever else runs. Every store runs in each repetition, in
+// turn, and ratios are medians of those paired runs.
 //
 //   tsx bench/run.ts [--duration 10] [--repetitions 3] [--connections 32] [--warmup 2] [--flows 4]
 //   tsx bench/run.ts --smoke      a few seconds per workload, asserts zero errors and valid tokens
@@ -33,28 +34,40 @@ function machine(): string[] {
   ];
 }
 
-async function benchTarget(kind: TargetKind): Promise<Record<Workload, Measurement[]>> {
-  const target: Target = await startTarget(kind, serverCpus);
+/**
+ * Every store's server runs side by side (idle while another is measured), and each repetition
+ * measures them in turn: the machine's drift over the minutes of a run (other load, a busier
+ * host) falls on every store alike instead of on whichever ran last.
+ */
+async function benchTargets(kinds: TargetKind[]): Promise<Record<TargetKind, Record<Workload, Measurement[]>>> {
+  const targets: Target[] = [];
   try {
-    const results = {} as Record<Workload, Measurement[]>;
+    for (const kind of kinds) targets.push(await startTarget(kind, serverCpus));
+    const results = Object.fromEntries(kinds.map((kind) => [kind, {}])) as Record<TargetKind, Record<Workload, Measurement[]>>;
     for (const workload of Object.keys(WORKLOADS) as Workload[]) {
       const run = WORKLOADS[workload];
-      const prepared = await run.prepare(target, options);
-      if (options.warmup > 0) await run.measure(target, prepared, options, options.warmup);
-      results[workload] = [];
-      for (let i = 0; i < options.repetitions; i += 1) {
-        const measurement = await run.measure(target, prepared, options, options.duration);
-        results[workload].push(measurement);
-        console.error(
-          `  ${kind.padEnd(6)} ${workload} run ${i + 1}: ${measurement.rate.toFixed(1)}/s, ${measurement.perCpuSecond.toFixed(0)}/cpu-s, ` +
-            `p99 ${measurement.p99} ms, ${measurement.errors} errors, ${measurement.statementsPerRequest.toFixed(2)} SQL/req`,
-        );
+      const prepared = [];
+      for (const target of targets) {
+        const state = await run.prepare(target, options);
+        if (options.warmup > 0) await run.measure(target, state, options, options.warmup);
+        prepared.push(state);
+        results[target.kind][workload] = [];
       }
-      if (smoke) await run.verify?.(target, prepared);
+      for (let i = 0; i < options.repetitions; i += 1) {
+        for (const [t, target] of targets.entries()) {
+          const measurement = await run.measure(target, prepared[t], options, options.duration);
+          results[target.kind][workload].push(measurement);
+          console.error(
+            `  ${target.kind.padEnd(6)} ${workload} run ${i + 1}: ${measurement.rate.toFixed(1)}/s, ${measurement.perCpuSecond.toFixed(0)}/cpu-s, ` +
+              `p99 ${measurement.p99} ms, ${measurement.errors} errors, ${measurement.statementsPerRequest.toFixed(2)} SQL/req`,
+          );
+        }
+      }
+      if (smoke) for (const [t, target] of targets.entries()) await run.verify?.(target, prepared[t]);
     }
     return results;
   } finally {
-    await target.stop();
+    for (const target of targets) await target.stop();
   }
 }
 
@@ -62,8 +75,7 @@ async function main() {
   const lines = machine();
   console.error(`latchkey benchmark\n${lines.join('\n')}`);
   const kinds: TargetKind[] = ['memory', 'sqlite', ...(process.env.DATABASE_URL_PG && !smoke ? (['pg'] as const) : [])];
-  const results = {} as Record<TargetKind, Record<Workload, Measurement[]>>;
-  for (const kind of kinds) results[kind] = await benchTarget(kind);
+  const results = await benchTargets(kinds);
 
   console.log(['## Latchkey benchmark', '', ...lines, '', ...tableLines(results, options.repetitions), '', ...goalLines(results)].join('\n'));
   console.log(`\nload average at end (1/5/15 min): ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')}`);

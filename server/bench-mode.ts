@@ -69,6 +69,8 @@ export function benchRoutes(counter: StatementCounter, mode: BenchMode): Router 
       statements: counter.count(),
       rss: memory.rss,
       heapUsed: memory.heapUsed,
+      heapTotal: memory.heapTotal,
+      external: memory.external,
       cpu: process.cpuUsage(),
       ...(ctx.query.detail === '1' ? { byStatement: counter.byStatement() } : {}),
     };
