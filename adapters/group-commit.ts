@@ -8,22 +8,29 @@
 // every write in it fails (the provider answers those requests with server_error) and nothing
 // of it is visible. Statements keep their own conditions (tombstone checks, `consumed_at IS
 // NULL`) and run in arrival order inside the transaction, so a batch decides exactly what the
-// same statements one by one would have. Consecutive upserts of the batch go in one multi-row
-// statement (payload-upsert.ts), each row still checked on its own.
+// same statements one by one would have. Consecutive upserts, and consecutive consumes, go in
+// one multi-row statement (payload-upsert.ts, payload-consume.ts), each row still checked on
+// its own. When no two writes of a batch touch the same row (the usual case: every request
+// its own tokens), order cannot change what they decide, and the batch runs in waves: every
+// request's consume in one statement, then every request's new rows in one.
 //
 // A unit (writeAll) is several writes of one request that stand or fall together: a refresh's
 // consume, its new tokens and its grace record. They run in order in one transaction, and the
 // first refused write ends the unit: what follows it is not written.
 //
-// PostgreSQL needs no group commit: its WAL writer already flushes concurrent commits from the
-// pool's connections together, so there each write is its own statement (directWriter), and a
-// unit its own transaction.
+// On PostgreSQL the same batches run in one transaction through Knex's pool: its WAL writer
+// would flush concurrent commits together anyway, but one multi-row statement per batch
+// instead of one round trip per write is what pays there. Two instances' batches can deadlock
+// on rows both touch (the same token presented to both at once); PostgreSQL then aborts one,
+// and that batch is run once more before its writes fail.
 import type { Knex } from 'knex';
 import { isPostgres, rowsOf } from '../server/db/knex.ts';
+import { consumeStatement, type ConsumeRow } from './payload-consume.ts';
+import { REVOKED } from './payload-reader.ts';
 import { rowKey, upsertStatement, type UpsertRow } from './payload-upsert.ts';
 import type { Execute, SqliteStatements } from './sqlite-statements.ts';
 
-/** One write: a statement, or a row of the payload table's upsert. */
+/** One write: a statement, a row of the payload table's upsert, or a conditional consume. */
 export type Write = (
   | { sql: string; bindings: readonly Knex.RawBinding[] }
   | {
@@ -31,6 +38,7 @@ export type Write = (
       /** The grant whose tombstone refuses this row (default: its own grant_id). */
       guard?: string | null;
     }
+  | { consume: ConsumeRow }
 ) & {
   /** The error when the write changes no row: a condition refused it (a lost consume, a tombstone). */
   refusal?: () => Error;
@@ -47,79 +55,153 @@ export interface Writer {
 
 type Dialect = 'sqlite' | 'pg';
 
-/** A bound on one multi-row upsert: few statement shapes to prepare, modest bindings. */
-const MAX_UPSERT_ROWS = 64;
+/** A bound on one multi-row statement: few statement shapes to prepare, modest bindings. */
+const MAX_ROWS = 64;
 
 interface Outcome {
   rows: unknown[][];
   refusal?: Error;
 }
 
+type Kind = 'sql' | 'upsert' | 'consume';
+
+function kindOf(write: Write): Kind {
+  return 'upsert' in write ? 'upsert' : 'consume' in write ? 'consume' : 'sql';
+}
+
+/** The payload row an upsert or consume touches; undefined for a statement. */
+function keyOf(write: Write): string | undefined {
+  if ('upsert' in write) return rowKey(write.upsert[0], write.upsert[1]);
+  if ('consume' in write) return rowKey(write.consume[0], write.consume[1]);
+  return undefined;
+}
+
+interface Step {
+  owner: number;
+  write: Write;
+}
+
+/** Consecutive steps of one kind that run as one statement. */
+interface Group {
+  kind: Kind;
+  steps: Step[];
+}
+
 /**
- * Runs the writes of several owners (requests) in order: an owner's writes stop at its first
- * refusal, and consecutive upserts of owners still going are written by one statement.
+ * Whether the owners' writes commute: upserts and consumes only, each touching a row no other
+ * write touches, and no tombstone among them (an upsert's guard reads tombstones). Then every
+ * order of them decides the same, and they can be run wave by wave.
  */
-async function runWrites(owners: ReadonlyArray<readonly Write[]>, execute: Execute, dialect: Dialect): Promise<Outcome[]> {
-  const outcomes: Outcome[] = owners.map(() => ({ rows: [] }));
-  const steps = owners.flatMap((writes, owner) => writes.map((write) => ({ owner, write })));
-  for (let at = 0; at < steps.length; ) {
-    const step = steps[at] as (typeof steps)[number];
-    const outcome = outcomes[step.owner] as Outcome;
-    if (outcome.refusal) {
-      at += 1;
-      continue;
-    }
-    if (!('upsert' in step.write)) {
-      const rows = await execute(step.write.sql, step.write.bindings);
-      outcome.rows.push(rows);
-      if (rows.length === 0 && step.write.refusal) outcome.refusal = step.write.refusal();
-      at += 1;
-      continue;
-    }
-    const run: Array<{ owner: number; write: Write & { upsert: UpsertRow; guard?: string | null } }> = [];
-    const keys = new Set<string>();
-    while (at < steps.length && run.length < MAX_UPSERT_ROWS) {
-      const next = steps[at] as (typeof steps)[number];
-      if (!('upsert' in next.write)) break;
-      if (outcomes[next.owner]?.refusal) {
-        at += 1;
-        continue;
-      }
-      const key = rowKey(next.write.upsert[0], next.write.upsert[1]);
-      if (keys.has(key)) break; // one statement may not write a row twice
+function commute(owners: ReadonlyArray<readonly Write[]>): boolean {
+  const keys = new Set<string>();
+  for (const writes of owners) {
+    for (const write of writes) {
+      const key = keyOf(write);
+      if (key === undefined || keys.has(key)) return false;
+      if ('upsert' in write && write.upsert[0] === REVOKED) return false;
       keys.add(key);
-      run.push({ owner: next.owner, write: next.write });
-      at += 1;
     }
-    const { sql, bindings } = upsertStatement(
-      run.map(({ write }) => write.upsert),
-      run.map(({ write }) => (write.guard === undefined ? write.upsert[3] : write.guard)),
-      dialect,
-    );
-    const written = new Set((await execute(sql, bindings)).map((row) => rowKey((row as { model: string }).model, (row as { id: string }).id)));
-    for (const { owner, write } of run) {
-      const target = outcomes[owner] as Outcome;
-      const ok = written.has(rowKey(write.upsert[0], write.upsert[1]));
-      target.rows.push(ok ? [{ model: write.upsert[0], id: write.upsert[1] }] : []);
-      if (!ok && write.refusal && !target.refusal) target.refusal = write.refusal();
+  }
+  return true;
+}
+
+/**
+ * The steps in the order they run. As they arrived, each owner's writes in turn; or, when the
+ * writes commute, in waves: every owner's first run of like writes (a refresh's consume), then
+ * every owner's next (its tokens and grace record), so that each wave is a statement or two
+ * for the whole batch rather than two per request.
+ */
+function orderSteps(owners: ReadonlyArray<readonly Write[]>): Step[] {
+  if (!commute(owners)) return owners.flatMap((writes, owner) => writes.map((write) => ({ owner, write })));
+  const runs = owners.map((writes) => {
+    const split: Write[][] = [];
+    for (const write of writes) {
+      const last = split[split.length - 1];
+      if (last && kindOf(last[0] as Write) === kindOf(write)) last.push(write);
+      else split.push([write]);
+    }
+    return split;
+  });
+  const steps: Step[] = [];
+  for (let wave = 0; ; wave += 1) {
+    const consumes: Step[] = [];
+    const upserts: Step[] = [];
+    runs.forEach((ownerRuns, owner) => {
+      for (const write of ownerRuns[wave] ?? []) ('consume' in write ? consumes : upserts).push({ owner, write });
+    });
+    if (consumes.length === 0 && upserts.length === 0) return steps;
+    steps.push(...consumes, ...upserts);
+  }
+}
+
+/**
+ * Consecutive upserts, or consecutive consumes, become one statement: distinct rows only (one
+ * statement may not touch a row twice), and at most one consume per owner, so that an owner's
+ * refused consume still stops what it writes next.
+ */
+function plan(owners: ReadonlyArray<readonly Write[]>): Group[] {
+  const groups: Group[] = [];
+  let current: Group | undefined;
+  const keys = new Set<string>();
+  const ownersIn = new Set<number>();
+  for (const step of orderSteps(owners)) {
+    const kind = kindOf(step.write);
+    const key = keyOf(step.write);
+    const joins =
+      current !== undefined &&
+      kind !== 'sql' &&
+      current.kind === kind &&
+      current.steps.length < MAX_ROWS &&
+      !keys.has(key as string) &&
+      (kind === 'upsert' || !ownersIn.has(step.owner));
+    if (!joins) {
+      current = { kind, steps: [] };
+      groups.push(current);
+      keys.clear();
+      ownersIn.clear();
+    }
+    (current as Group).steps.push(step);
+    if (key !== undefined) keys.add(key);
+    ownersIn.add(step.owner);
+  }
+  return groups;
+}
+
+/** Runs the planned statements in order; an owner's writes stop at its first refusal. */
+async function runPlan(groups: readonly Group[], ownerCount: number, execute: Execute, dialect: Dialect): Promise<Outcome[]> {
+  const outcomes: Outcome[] = Array.from({ length: ownerCount }, () => ({ rows: [] }));
+  for (const group of groups) {
+    const live = group.steps.filter((step) => !outcomes[step.owner]?.refusal);
+    if (live.length === 0) continue;
+    const first = live[0] as Step;
+    if ('sql' in first.write) {
+      const outcome = outcomes[first.owner] as Outcome;
+      const rows = await execute(first.write.sql, first.write.bindings);
+      outcome.rows.push(rows);
+      if (rows.length === 0 && first.write.refusal) outcome.refusal = first.write.refusal();
+      continue;
+    }
+    const { sql, bindings } =
+      group.kind === 'upsert'
+        ? upsertStatement(
+            live.map(({ write }) => (write as { upsert: UpsertRow }).upsert),
+            live.map(({ write }) => {
+              const { upsert, guard } = write as { upsert: UpsertRow; guard?: string | null };
+              return guard === undefined ? upsert[3] : guard;
+            }),
+            dialect,
+          )
+        : consumeStatement(live.map(({ write }) => (write as { consume: ConsumeRow }).consume));
+    const done = new Set((await execute(sql, bindings)).map((row) => rowKey((row as { model: string }).model, (row as { id: string }).id)));
+    for (const { owner, write } of live) {
+      const outcome = outcomes[owner] as Outcome;
+      const [model, id] = 'upsert' in write ? write.upsert : (write as { consume: ConsumeRow }).consume;
+      const ok = done.has(rowKey(model, id));
+      outcome.rows.push(ok ? [{ model, id }] : []);
+      if (!ok && write.refusal && !outcome.refusal) outcome.refusal = write.refusal();
     }
   }
   return outcomes;
-}
-
-/** Whether runWrites will run these as one statement, which needs no transaction around it. */
-function isOneStatement(owners: ReadonlyArray<readonly Write[]>): boolean {
-  if (owners.length === 1 && owners[0]?.length === 1) return true;
-  if (owners.length > MAX_UPSERT_ROWS) return false;
-  const keys = new Set<string>();
-  for (const writes of owners) {
-    const write = writes[0];
-    if (writes.length !== 1 || !write || !('upsert' in write)) return false;
-    const key = rowKey(write.upsert[0], write.upsert[1]);
-    if (keys.has(key)) return false;
-    keys.add(key);
-  }
-  return true;
 }
 
 function dialectOf(db: Knex): Dialect {
@@ -136,12 +218,19 @@ function settle(outcome: Outcome): unknown[] {
   return outcome.rows[0] ?? [];
 }
 
+/** PostgreSQL aborted the transaction to break a deadlock or a serialization conflict. */
+function isRetryableAbort(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+}
+
 export function directWriter(db: Knex): Writer {
   const dialect = dialectOf(db);
   return {
-    write: async (write) => settle(((await runWrites([[write]], knexExecute(db), dialect)) as Outcome[])[0] as Outcome),
+    write: async (write) => settle((await runPlan(plan([[write]]), 1, knexExecute(db), dialect))[0] as Outcome),
     writeAll: async (writes) => {
-      const [outcome] = await db.transaction((trx) => runWrites([writes], knexExecute(trx), dialect));
+      const groups = plan([writes]);
+      const [outcome] = await db.transaction((trx) => runPlan(groups, 1, knexExecute(trx), dialect));
       settle(outcome as Outcome);
     },
     drain: async () => undefined,
@@ -214,8 +303,13 @@ export class GroupCommit implements Writer {
     // Writes queued while a batch commits form the next batch: the busier, the fuller.
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#maxBatch);
+      const owners = batch.map((pending) => pending.writes);
       try {
-        const outcomes = await this.#commit(batch.map((pending) => pending.writes));
+        const outcomes = await this.#commit(owners).catch((error: unknown) => {
+          // Rolled back whole, so running it again is exactly as if it had not run.
+          if (isRetryableAbort(error)) return this.#commit(owners);
+          throw error;
+        });
         this.stats.batches += 1;
         this.stats.writes += batch.length;
         batch.forEach((pending, i) => pending.resolve(outcomes[i] as Outcome));
@@ -226,19 +320,21 @@ export class GroupCommit implements Writer {
   }
 
   async #commit(owners: ReadonlyArray<readonly Write[]>): Promise<Outcome[]> {
+    const groups = plan(owners);
+    const run = (execute: Execute) => runPlan(groups, owners.length, execute, this.#dialect);
     // One statement is atomic on its own: no BEGIN and COMMIT around it (the usual W1 batch).
-    const alone = isOneStatement(owners);
+    const alone = groups.length === 1;
     if (!this.#statements) {
-      if (alone) return runWrites(owners, knexExecute(this.#db), this.#dialect);
-      return this.#db.transaction((trx) => runWrites(owners, knexExecute(trx), this.#dialect));
+      if (alone) return run(knexExecute(this.#db));
+      return this.#db.transaction((trx) => run(knexExecute(trx)));
     }
     return this.#statements.withConnection(async (execute) => {
-      if (alone) return runWrites(owners, execute, this.#dialect);
+      if (alone) return run(execute);
       // IMMEDIATE: take the write lock now, waiting on busy_timeout if another process (the
       // CLI) holds it, rather than failing midway when a read would have to become a write.
       await execute('BEGIN IMMEDIATE', []);
       try {
-        const outcomes = await runWrites(owners, execute, this.#dialect);
+        const outcomes = await run(execute);
         await execute('COMMIT', []);
         return outcomes;
       } catch (error) {

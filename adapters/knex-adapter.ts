@@ -197,8 +197,7 @@ export class PayloadAdapter implements Adapter {
    */
   async consume(id: string): Promise<void> {
     await this.#write({
-      sql: `UPDATE ${TABLE} SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL RETURNING id`,
-      bindings: [this.#now(), this.#model, this.#sealer.digest(id)],
+      consume: [this.#model, this.#sealer.digest(id), this.#now()],
       refusal: () => this.#errors.alreadyConsumed(this.#model),
     });
   }

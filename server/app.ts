@@ -8,7 +8,7 @@ import type { KeyMaterial } from './config/keys.ts';
 import { createSealer } from '../adapters/at-rest.ts';
 import { ClientStore } from '../adapters/client-store.ts';
 import { createAdapterFactory, findPayloads, PayloadAdapter } from '../adapters/knex-adapter.ts';
-import { directWriter, GroupCommit } from '../adapters/group-commit.ts';
+import { GroupCommit } from '../adapters/group-commit.ts';
 import { PayloadReader } from '../adapters/payload-reader.ts';
 import { asOneUnit } from '../adapters/write-unit.ts';
 import sqlite3 from 'sqlite3';
@@ -105,10 +105,10 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
     return grants[0]?.jti as string | undefined;
   };
 
-  // SQLite syncs on every commit: writes that arrive together share one (group-commit.ts).
-  // ...and the adapter's statements run prepared, reused (sqlite-statements.ts).
+  // Writes that arrive together share one commit and few statements (group-commit.ts); on
+  // SQLite the adapter's statements run prepared, reused (sqlite-statements.ts).
   const statements = isPostgres(db) ? undefined : new SqliteStatements(db, { onStatement: counter && ((sql) => counter.add(1, sql)) });
-  const writer = statements ? new GroupCommit(db, { statements }) : directWriter(db);
+  const writer = new GroupCommit(db, { statements });
   // Lookups get a read-only connection of their own on a SQLite file, so they never queue
   // behind a commit's sync or a purge batch (WAL lets them read meanwhile).
   const readConnection =

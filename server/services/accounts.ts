@@ -1,6 +1,7 @@
 // End-user accounts: creation, password login and the claims oidc-provider releases.
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
+import { batchedLookup } from '../db/batched-lookup.ts';
 import { dummyPasswordHash, hashPassword, verifyPassword } from './passwords.ts';
 
 export interface User {
@@ -56,6 +57,11 @@ export function createAccounts(db: Knex, now: () => number = Date.now) {
   async function findRow(where: Partial<UserRow>) {
     return db<UserRow>('users').where(where).first();
   }
+  // Every refresh reads its user (a disabled user ends it): concurrent ones share a statement.
+  const findRowById = batchedLookup(async (ids) => {
+    const rows = await db<UserRow>('users').whereIn('id', ids);
+    return new Map(rows.map((row) => [row.id, row]));
+  });
 
   return {
     async create({ email, password, name, emailVerified = false }: NewUser): Promise<User> {
@@ -81,7 +87,8 @@ export function createAccounts(db: Knex, now: () => number = Date.now) {
     },
 
     async findById(id: string): Promise<User | undefined> {
-      const row = await findRow({ id });
+      if (typeof id !== 'string') return undefined;
+      const row = await findRowById(id);
       return row ? toUser(row) : undefined;
     },
 

@@ -1,14 +1,16 @@
 // Group commit on a real SQLite file (synchronous=FULL): writes that arrive together share one
 // transaction, each caller is answered only once its batch has committed, a failed batch fails
 // every write in it and leaves none of them behind, and conditional statements in one batch
-// decide exactly as they would one by one.
+// decide exactly as they would one by one. On PostgreSQL, a batch aborted to break a deadlock
+// between two instances is run once more.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Knex } from 'knex';
 import { createDatabase } from '../../server/db/knex.ts';
 import { GroupCommit } from '../../adapters/group-commit.ts';
+import { freshDatabase, type FreshDatabase } from '../helpers/databases.ts';
 
 describe('group commit (SQLite)', () => {
   let dir: string;
@@ -76,5 +78,40 @@ describe('group commit (SQLite)', () => {
     const rows = (await db.raw('SELECT count(*) AS n FROM rows')) as Array<{ n: number }>;
     expect(rows[0]?.n).toBe(2);
     await pending;
+  });
+});
+
+describe('group commit (PostgreSQL, two instances)', () => {
+  let fresh: FreshDatabase;
+  let first: Knex;
+  let second: Knex;
+
+  beforeAll(async () => {
+    fresh = await freshDatabase('pg');
+    first = createDatabase({ client: 'pg', connectionString: fresh.url });
+    second = createDatabase({ client: 'pg', connectionString: fresh.url });
+    await first.raw('CREATE TABLE rows (id TEXT PRIMARY KEY, used_at BIGINT)');
+    await first.raw("INSERT INTO rows (id) VALUES ('x'), ('y')");
+  });
+  afterAll(async () => {
+    await first?.destroy();
+    await second?.destroy();
+    await fresh?.drop();
+  });
+
+  it('runs a batch PostgreSQL aborted to break a deadlock once more, so neither instance fails its requests', async () => {
+    // Each instance's batch locks one row, waits, then wants the other's: a deadlock that
+    // PostgreSQL breaks by aborting one transaction (after deadlock_timeout, 1 s).
+    const batch = (writer: GroupCommit, a: string, b: string, mark: number) =>
+      Promise.all([
+        writer.write({ sql: 'UPDATE rows SET used_at = ? WHERE id = ? RETURNING id', bindings: [mark, a] }),
+        writer.write({ sql: 'SELECT pg_sleep(0.3) AS slept', bindings: [] }),
+        writer.write({ sql: 'UPDATE rows SET used_at = ? WHERE id = ? RETURNING id', bindings: [mark, b] }),
+      ]);
+    const outcomes = await Promise.allSettled([batch(new GroupCommit(first), 'x', 'y', 1), batch(new GroupCommit(second), 'y', 'x', 2)]);
+    expect(outcomes.map((o) => (o.status === 'rejected' ? String(o.reason) : 'ok'))).toEqual(['ok', 'ok']);
+    // Both batches committed whole, one after the other: both rows carry the later one's mark.
+    const rows = (await first.raw('SELECT DISTINCT used_at FROM rows')).rows as Array<{ used_at: number }>;
+    expect(rows).toHaveLength(1);
   });
 });
