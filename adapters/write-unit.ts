@@ -1,9 +1,10 @@
 // A request's writes held back and committed together, as one unit (group-commit.ts writeAll).
 //
 // A refresh writes three times: it consumes the presented token, saves the new tokens and then
-// the grace record that lets a retry get the same answer. One by one, a crash between them
-// leaves the token consumed without a grace record (the retry then revokes the grant), and each
-// is a commit of its own. Inside a unit the adapter queues them instead, and they are written
+// the grace record that lets a retry get the same answer; a code redemption consumes the code,
+// saves the tokens and the redemption record. One by one, a crash between them leaves the token
+// or code consumed with nothing to show for it (the retry then revokes the grant), and each is
+// a commit of its own. Inside a unit the adapter queues them instead, and they are written
 // in order in one transaction when the unit ends; the conditional consume still decides the
 // winner, at commit, and a loser writes nothing. If the work throws, nothing it wrote is kept.
 //

@@ -49,14 +49,24 @@ interface Consumable {
   consume(): Promise<void>;
 }
 
+/** A code found already used, carried out of the grant handler (and its unit) to be refused. */
+class CodeReplay extends Error {
+  constructor(
+    readonly code: Consumable,
+    readonly consumedAt?: number,
+  ) {
+    super('authorization code already used');
+  }
+}
+
 export interface SingleUseOptions {
   /** Storage for redemption records (model `Redemption`): id = the code or refresh token. */
   redemptions: Adapter;
   graceSeconds: number;
   now?: () => number;
   /**
-   * Runs a refresh with its writes (consume, new tokens, grace record) committed together as
-   * one unit (adapters/write-unit.ts); without it, each write commits as it is made.
+   * Runs a redemption with its writes (consume, new tokens, redemption or grace record)
+   * committed together as one unit (adapters/write-unit.ts); without it, each write commits as it is made.
    */
   oneUnit?: <T>(work: () => Promise<T>) => Promise<T>;
   /** Told when a replay revoked a grant (for the audit trail). */
@@ -98,23 +108,43 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
   }
 
   // --- authorization code ---------------------------------------------------------------------
+  /** A replayed code: once the first redemption has answered, its grant dies and so does this request. */
+  async function refuseReplayedCode(ctx: Ctx, code: Consumable | undefined, consumedAt?: number): Promise<never> {
+    await settled(String(ctx.oidc.params?.code), consumedAt);
+    await revoke(ctx, code?.grantId, 'authorization code');
+    throw new errors.InvalidGrant('authorization code already used');
+  }
+
   const codeHandler = bind(codeGrant.handler, {
-    async consumeGrantSource(_provider: unknown, ctx: unknown, source: unknown) {
+    async consumeGrantSource(_provider: unknown, _ctx: unknown, source: unknown) {
       const code = source as Consumable;
+      // Found consumed: a replay. Inside a unit the consume below is only queued, so this is
+      // where a later replay stops before any token is minted.
+      if (code.consumed) throw new CodeReplay(code, Number(code.consumed) || undefined);
       try {
         await code.consume();
       } catch (error) {
         if (!isConsumeConflict(error)) throw error;
-        await settled(String((ctx as Ctx).oidc.params?.code), Number(code.consumed) || undefined);
-        await revoke(ctx as Ctx, code.grantId, 'authorization code');
-        throw new errors.InvalidGrant('authorization code already used');
+        throw new CodeReplay(code);
       }
     },
   });
 
   async function authorizationCode(ctx: Ctx) {
-    await codeHandler(ctx);
-    await redemptions.upsert(String(ctx.oidc.params?.code), { clientId: ctx.oidc.client?.clientId as string, replays: 0 }, 120);
+    try {
+      // The code's consume, the tokens and the redemption record commit together: a failure
+      // (or a crash) part way leaves the code unused, instead of burnt with no tokens issued.
+      await oneUnit(async () => {
+        await codeHandler(ctx);
+        await redemptions.upsert(String(ctx.oidc.params?.code), { clientId: ctx.oidc.client?.clientId as string, replays: 0 }, 120);
+      });
+    } catch (error) {
+      // Refused outside the unit: the grant's revocation must commit, not go down with the unit.
+      if (error instanceof CodeReplay) return refuseReplayedCode(ctx, error.code, error.consumedAt);
+      if (!isConsumeConflict(error)) throw error;
+      // Lost the race at commit to a concurrent redemption of the same code.
+      return refuseReplayedCode(ctx, (ctx.oidc.entities as { AuthorizationCode?: Consumable }).AuthorizationCode);
+    }
   }
 
   // --- refresh token --------------------------------------------------------------------------

@@ -81,6 +81,42 @@ describe.each(STORES)('authorization code + PKCE through login and consent (%s)'
     expect(results.filter((r) => r.status !== 200).every((r) => r.status === 400 && r.body.error === 'invalid_grant')).toBe(true);
   });
 
+  /** Makes the database refuse every access token row until the returned function is called. */
+  async function refuseAccessTokenRows(): Promise<() => Promise<void>> {
+    if (store === 'pg') {
+      await h.db.raw(`CREATE FUNCTION refuse_access_token() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$`);
+      await h.db.raw(`CREATE TRIGGER refuse_access_token BEFORE INSERT ON oidc_payloads FOR EACH ROW WHEN (NEW.model = 'AccessToken') EXECUTE FUNCTION refuse_access_token()`);
+      return async () => {
+        await h.db.raw('DROP TRIGGER refuse_access_token ON oidc_payloads');
+        await h.db.raw('DROP FUNCTION refuse_access_token()');
+      };
+    }
+    await h.db.raw(`CREATE TRIGGER refuse_access_token BEFORE INSERT ON oidc_payloads WHEN NEW.model = 'AccessToken' BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
+    return async () => void (await h.db.raw('DROP TRIGGER refuse_access_token'));
+  }
+
+  it('a redemption that fails to store its tokens leaves the code unused: the retry gets tokens, the grant lives', async () => {
+    const config = await confidentialClient(h, f.reader.clientId, f.reader.clientSecret);
+    const { callback, request } = await codeFor(config);
+    const code = callback.searchParams.get('code') as string;
+    const restore = await refuseAccessTokenRows();
+    let failed: Awaited<ReturnType<typeof redeem>>;
+    try {
+      failed = await redeem(code, request.verifier);
+    } finally {
+      await restore();
+    }
+    expect(failed).toMatchObject({ status: 500, body: { error: 'server_error' } });
+    // The consume went down with the tokens: the code was never burnt, so this is no replay.
+    const retry = await redeem(code, request.verifier);
+    expect(retry.status).toBe(200);
+    const rs = await confidentialClient(h, f.contacts.clientId, f.contacts.clientSecret);
+    expect((await client.tokenIntrospection(rs, retry.body.access_token as string)).active).toBe(true);
+    expect((await client.refreshTokenGrant(config, retry.body.refresh_token as string)).access_token).toBeTruthy();
+    // And it is single use from there on.
+    expect(await redeem(code, request.verifier)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+  });
+
   it('a wrong verifier or redirect URI is refused without burning the code', async () => {
     const config = await confidentialClient(h, f.reader.clientId, f.reader.clientSecret);
     const { callback, request } = await codeFor(config);
