@@ -7,9 +7,8 @@
 //
 //   tsx bench/run.ts [--duration 10] [--repetitions 3] [--connections 32] [--warmup 2] [--flows 4]
 //   tsx bench/run.ts --smoke      a few seconds per workload, asserts zero errors and valid tokens
-import { execFileSync } from 'node:child_process';
 import os from 'node:os';
-import { hasTaskset } from '../test/helpers/server-process.ts';
+import { pinLoadGenerator } from './pinning.ts';
 import { startTarget, type Target, type TargetKind } from './target.ts';
 import { WORKLOADS, type Measurement, type Workload } from './workloads.ts';
 import { goalLines, tableLines } from './report.ts';
@@ -20,16 +19,14 @@ const smoke = parsed.smoke;
 const options = { ...parsed, flowConcurrency: parsed.flows };
 
 const cpuCount = os.cpus().length;
-const pinned = hasTaskset() && cpuCount >= 2;
-const serverCpus = pinned ? (cpuCount === 2 ? '1' : `1-${cpuCount - 1}`) : undefined;
-if (pinned) execFileSync('taskset', ['-a', '-cp', '0', String(process.pid)], { stdio: 'ignore' });
+const { serverCpus, description: pinning } = pinLoadGenerator();
 
 function machine(): string[] {
   return [
     `- date: ${new Date().toISOString()}`,
     `- machine: ${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpuCount} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}`,
     `- load average at start (1/5/15 min): ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')}`,
-    `- pinning: ${pinned ? `load generator on CPU 0, server on CPU ${serverCpus}` : 'none (taskset missing or one core)'}`,
+    `- pinning: ${pinning}`,
     `- ${options.connections} connections for W1–W3, ${options.flowConcurrency} concurrent flows for W4; ${options.duration} s per run, ${options.repetitions} run(s), ${options.warmup} s warm-up${smoke ? ' (smoke)' : ''}`,
   ];
 }
@@ -59,7 +56,10 @@ async function benchTargets(kinds: TargetKind[]): Promise<Record<TargetKind, Rec
           results[target.kind][workload].push(measurement);
           console.error(
             `  ${target.kind.padEnd(6)} ${workload} run ${i + 1}: ${measurement.rate.toFixed(1)}/s, ${measurement.perCpuSecond.toFixed(0)}/cpu-s, ` +
-              `p99 ${measurement.p99} ms, ${measurement.errors} errors, ${measurement.statementsPerRequest.toFixed(2)} SQL/req`,
+              `p99 ${measurement.p99} ms, ${measurement.errors} errors, ${measurement.statementsPerRequest.toFixed(2)} SQL/req` +
+              (measurement.cpuPerRequest
+                ? `, CPU/req ${measurement.cpuPerRequest.main.toFixed(0)} µs main thread + ${measurement.cpuPerRequest.others.toFixed(0)} µs other threads`
+                : ''),
           );
         }
       }

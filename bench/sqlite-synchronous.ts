@@ -12,7 +12,7 @@
 //   tsx bench/sqlite-synchronous.ts                  10 s per run, 3 runs per workload and mode
 //   tsx bench/sqlite-synchronous.ts --duration 30 --repetitions 5 --connections 32 --warmup 3
 //   tsx bench/sqlite-synchronous.ts --smoke          1 s per workload, 1 run, fails on any error
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,7 +20,8 @@ import autocannon from 'autocannon';
 import { freePort } from '../test/helpers/processes.ts';
 import { codeFlow, confidentialClient } from '../test/helpers/oauth.ts';
 import { UserAgent } from '../test/helpers/user-agent.ts';
-import { basicAuth, hasTaskset, readDemoCredentials, startServerProcess } from '../test/helpers/server-process.ts';
+import { pinLoadGenerator } from './pinning.ts';
+import { basicAuth, readDemoCredentials, startServerProcess } from '../test/helpers/server-process.ts';
 import { loadOptions } from './options.ts';
 
 type Mode = 'FULL' | 'NORMAL';
@@ -40,11 +41,8 @@ const REDIRECT = 'http://127.0.0.1:8080/callback';
 const MODES: Mode[] = ['FULL', 'NORMAL'];
 const WORKLOADS: Workload[] = ['client_credentials', 'refresh_token'];
 
-// Pinning: this process (autocannon) on CPU 0, the server on the others.
 const cpuCount = os.cpus().length;
-const pinned = hasTaskset() && cpuCount >= 2;
-const serverCpus = pinned ? (cpuCount === 2 ? '1' : `1-${cpuCount - 1}`) : undefined;
-if (pinned) execFileSync('taskset', ['-a', '-cp', '0', String(process.pid)], { stdio: 'ignore' });
+const { serverCpus, description: pinning } = pinLoadGenerator();
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -162,7 +160,7 @@ function describeMachine(): string[] {
     `- machine: ${cpu}, ${cpuCount} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`,
     `- node: ${process.version}; database files in ${os.tmpdir()} (${fsType})`,
     `- load average at start (1/5/15 min): ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')}`,
-    `- pinning: ${pinned ? `load generator on CPU 0, server on CPU ${serverCpus} (taskset)` : 'none (taskset missing or one core)'}`,
+    `- pinning: ${pinning}`,
     `- ${connections} connections, ${duration} s per run, ${repetitions} run(s) per workload and mode${warmup ? `, ${warmup} s warm-up per workload` : ''}${smoke ? ' (smoke)' : ''}`,
   ];
 }

@@ -13,6 +13,8 @@ export interface BenchStats {
   statements: number;
   rss: number;
   cpu: { user: number; system: number };
+  /** CPU µs of the main thread and of all other threads (Linux only). */
+  threadsCpu?: { main: number; others: number };
 }
 
 export interface Target {

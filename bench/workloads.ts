@@ -26,6 +26,8 @@ export interface Measurement {
   requests: number;
   statementsPerRequest: number;
   rss: number;
+  /** Server CPU µs per successful request on the main thread and on every other thread. */
+  cpuPerRequest?: { main: number; others: number };
 }
 
 export interface Options {
@@ -60,6 +62,14 @@ async function measured(target: Target, load: () => Promise<{ ok: number; errors
     requests,
     statementsPerRequest: requests ? (after.statements - before.statements) / requests : 0,
     rss: after.rss,
+    ...(before.threadsCpu && after.threadsCpu && result.ok > 0
+      ? {
+          cpuPerRequest: {
+            main: (after.threadsCpu.main - before.threadsCpu.main) / result.ok,
+            others: (after.threadsCpu.others - before.threadsCpu.others) / result.ok,
+          },
+        }
+      : {}),
   };
 }
 

@@ -2,6 +2,7 @@
 // oidc-provider's in-memory adapter for the provider's models (the same-run baseline of
 // bench/) or our Knex adapter, plus GET /bench/stats to read SQL statement counts and memory.
 // Users, clients and resource servers stay in the database in both modes.
+import fs from 'node:fs';
 import type { Knex } from 'knex';
 import type { Adapter } from 'oidc-provider';
 import MemoryAdapter, { setStorage } from 'oidc-provider/lib/adapters/memory_adapter.js';
@@ -9,6 +10,34 @@ import LRU from 'oidc-provider/lib/helpers/lru.js';
 import Router from '@koa/router';
 
 export type BenchMode = 'memory' | 'knex';
+
+/** Linux's USER_HZ: /proc reports thread CPU time in these ticks. */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU time (µs) of the main thread and of every other thread together (V8's GC helpers, the
+ * thread pool where sqlite3 runs its statements), from /proc; undefined where there is none.
+ * process.cpuUsage() sums them, which hides whether a cost is JavaScript or the driver's.
+ */
+function threadsCpu(): { main: number; others: number } | undefined {
+  const dir = '/proc/self/task';
+  if (!fs.existsSync(dir)) return undefined;
+  const result = { main: 0, others: 0 };
+  for (const tid of fs.readdirSync(dir)) {
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`${dir}/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended between the listing and the read
+    }
+    // Fields after the parenthesised name: utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const micros = ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / TICKS_PER_SECOND;
+    if (Number(tid) === process.pid) result.main += micros;
+    else result.others += micros;
+  }
+  return result;
+}
 
 export function readBenchMode(env: Record<string, string | undefined>, production: boolean): BenchMode | undefined {
   const raw = env.BENCH_MODE?.trim();
@@ -72,6 +101,7 @@ export function benchRoutes(counter: StatementCounter, mode: BenchMode): Router 
       heapTotal: memory.heapTotal,
       external: memory.external,
       cpu: process.cpuUsage(),
+      threadsCpu: threadsCpu(),
       ...(ctx.query.detail === '1' ? { byStatement: counter.byStatement() } : {}),
     };
   });
