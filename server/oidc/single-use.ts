@@ -66,7 +66,8 @@ export interface SingleUseOptions {
   now?: () => number;
   /**
    * Runs a redemption with its writes (consume, new tokens, redemption or grace record)
-   * committed together as one unit (adapters/write-unit.ts); without it, each write commits as it is made.
+   * committed together as one unit (adapters/write-unit.ts); without it, each write commits
+   * as it is made.
    */
   oneUnit?: <T>(work: () => Promise<T>) => Promise<T>;
   /** Told when a replay revoked a grant (for the audit trail). */
