@@ -13,6 +13,7 @@ import { startTarget, type Target, type TargetKind } from './target.ts';
 import { WORKLOADS, type Measurement, type Workload } from './workloads.ts';
 import { goalLines, tableLines } from './report.ts';
 import { loadOptions } from './options.ts';
+import { SERVER_NODE_OPTIONS } from '../test/helpers/server-process.ts';
 
 const parsed = loadOptions(2);
 const smoke = parsed.smoke;
@@ -27,6 +28,7 @@ function machine(): string[] {
     `- machine: ${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpuCount} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}`,
     `- load average at start (1/5/15 min): ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')}`,
     `- pinning: ${pinning}`,
+    `- servers started as npm start starts them: NODE_OPTIONS=${SERVER_NODE_OPTIONS}`,
     `- ${options.connections} connections for W1–W3, ${options.flowConcurrency} concurrent flows for W4; ${options.duration} s per run, ${options.repetitions} run(s), ${options.warmup} s warm-up${smoke ? ' (smoke)' : ''}`,
   ];
 }

@@ -3,6 +3,7 @@
 // bench/) or our Knex adapter, plus GET /bench/stats to read SQL statement counts and memory.
 // Users, clients and resource servers stay in the database in both modes.
 import fs from 'node:fs';
+import v8 from 'node:v8';
 import type { Knex } from 'knex';
 import type { Adapter } from 'oidc-provider';
 import MemoryAdapter, { setStorage } from 'oidc-provider/lib/adapters/memory_adapter.js';
@@ -100,6 +101,7 @@ export function benchRoutes(counter: StatementCounter, mode: BenchMode): Router 
       heapUsed: memory.heapUsed,
       heapTotal: memory.heapTotal,
       external: memory.external,
+      heapLimit: v8.getHeapStatistics().heap_size_limit,
       cpu: process.cpuUsage(),
       threadsCpu: threadsCpu(),
       ...(ctx.query.detail === '1' ? { byStatement: counter.byStatement() } : {}),

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import v8 from 'node:v8';
 import { ConfigError, loadConfig } from './config/env.ts';
 import { loadKeyMaterial, type KeyMaterial } from './config/keys.ts';
 import { createDatabase } from './db/knex.ts';
@@ -87,7 +88,9 @@ async function main() {
     });
   });
   const { port } = server.address() as AddressInfo;
-  log.info('latchkey listening', { issuer: config.issuer, port, database: config.database.client });
+  // The heap's ceiling, so an operator sees what `npm start` (or their NODE_OPTIONS) set.
+  const heapLimitMiB = Math.round(v8.getHeapStatistics().heap_size_limit / 2 ** 20);
+  log.info('latchkey listening', { issuer: config.issuer, port, database: config.database.client, heapLimitMiB });
 
   let stopping = false;
   const stop = (signal: string) => {
