@@ -28,7 +28,7 @@ function machine(): string[] {
     `- machine: ${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpuCount} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}`,
     `- load average at start (1/5/15 min): ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')}`,
     `- pinning: ${pinning}`,
-    `- servers started as npm start starts them: NODE_OPTIONS=${SERVER_NODE_OPTIONS}`,
+    `- Knex servers started as npm start starts them (NODE_OPTIONS=${SERVER_NODE_OPTIONS}); the in-memory baseline without that heap cap`,
     `- ${options.connections} connections for W1–W3, ${options.flowConcurrency} concurrent flows for W4; ${options.duration} s per run, ${options.repetitions} run(s), ${options.warmup} s warm-up${smoke ? ' (smoke)' : ''}`,
   ];
 }
