@@ -9,9 +9,17 @@ export interface LoadOptions {
   warmup: number;
   /** Concurrent browser-less flows (W4). */
   flows: number;
+  /**
+   * NODE_OPTIONS for the Knex servers only (e.g. "--max-old-space-size=1024" to see what a heap
+   * cap trades), never for the baseline: a cap that slowed the baseline would flatter the ratios.
+   */
+  serverNodeOptions: string;
 }
 
-/** `--duration --repetitions --connections --warmup --flows --smoke`; smoke runs `smokeSeconds` once. */
+/**
+ * `--duration --repetitions --connections --warmup --flows --server-node-options --smoke`; smoke
+ * runs `smokeSeconds` once.
+ */
 export function loadOptions(smokeSeconds: number): LoadOptions {
   const { values: args } = parseArgs({
     options: {
@@ -20,6 +28,7 @@ export function loadOptions(smokeSeconds: number): LoadOptions {
       connections: { type: 'string', default: '32' },
       warmup: { type: 'string', default: '2' },
       flows: { type: 'string', default: '4' },
+      'server-node-options': { type: 'string', default: '' },
       smoke: { type: 'boolean', default: false },
     },
   });
@@ -31,6 +40,7 @@ export function loadOptions(smokeSeconds: number): LoadOptions {
     connections: Number(args.connections),
     warmup: smoke ? 0 : Number(args.warmup),
     flows: Number(args.flows),
+    serverNodeOptions: (args['server-node-options'] ?? '').trim(),
   };
   for (const name of ['duration', 'repetitions', 'connections', 'flows'] as const) {
     if (!Number.isInteger(options[name]) || options[name] < 1) throw new Error(`--${name} must be a whole number ≥ 1`);

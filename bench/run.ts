@@ -6,6 +6,7 @@
 // turn, and ratios are medians of those paired runs.
 //
 //   tsx bench/run.ts [--duration 10] [--repetitions 3] [--connections 32] [--warmup 2] [--flows 4]
+//                    [--server-node-options=--max-old-space-size=1024]
 //   tsx bench/run.ts --smoke      a few seconds per workload, asserts zero errors and valid tokens
 import os from 'node:os';
 import { pinLoadGenerator } from './pinning.ts';
@@ -13,7 +14,6 @@ import { startTarget, type Target, type TargetKind } from './target.ts';
 import { WORKLOADS, type Measurement, type Workload } from './workloads.ts';
 import { goalLines, tableLines } from './report.ts';
 import { loadOptions } from './options.ts';
-import { SERVER_NODE_OPTIONS } from '../test/helpers/server-process.ts';
 
 const parsed = loadOptions(2);
 const smoke = parsed.smoke;
@@ -28,7 +28,7 @@ function machine(): string[] {
     `- machine: ${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpuCount} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}`,
     `- load average at start (1/5/15 min): ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')}`,
     `- pinning: ${pinning}`,
-    `- Knex servers started as npm start starts them (NODE_OPTIONS=${SERVER_NODE_OPTIONS}); the in-memory baseline without that heap cap`,
+    ...(options.serverNodeOptions ? [`- Knex servers with NODE_OPTIONS=${options.serverNodeOptions} (the baseline without)`] : []),
     `- ${options.connections} connections for W1–W3, ${options.flowConcurrency} concurrent flows for W4; ${options.duration} s per run, ${options.repetitions} run(s), ${options.warmup} s warm-up${smoke ? ' (smoke)' : ''}`,
   ];
 }
@@ -41,7 +41,10 @@ function machine(): string[] {
 async function benchTargets(kinds: TargetKind[]): Promise<Record<TargetKind, Record<Workload, Measurement[]>>> {
   const targets: Target[] = [];
   try {
-    for (const kind of kinds) targets.push(await startTarget(kind, serverCpus));
+    for (const kind of kinds) {
+      const env: Record<string, string> = kind !== 'memory' && options.serverNodeOptions ? { NODE_OPTIONS: options.serverNodeOptions } : {};
+      targets.push(await startTarget(kind, serverCpus, [], env));
+    }
     const results = Object.fromEntries(kinds.map((kind) => [kind, {}])) as Record<TargetKind, Record<Workload, Measurement[]>>;
     for (const workload of Object.keys(WORKLOADS) as Workload[]) {
       const run = WORKLOADS[workload];

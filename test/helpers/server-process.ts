@@ -25,14 +25,6 @@ export interface ServerChild {
   stop(): Promise<Exit>;
 }
 
-/**
- * The V8 options `npm start` gives the server (package.json), so that what tests and benchmarks
- * run is what users run: V8's old space capped at 1 GiB, which also makes V8 collect before the
- * heap doubles rather than quadruples (README, Performance). An operator's NODE_OPTIONS comes
- * after it and wins.
- */
-export const SERVER_NODE_OPTIONS = '--max-old-space-size=1024';
-
 export function hasTaskset(): boolean {
   return spawnSync('taskset', ['--version'], { stdio: 'ignore' }).status === 0;
 }
@@ -49,14 +41,7 @@ export function startServerProcess({ port, env, cpus, nodeArgs = [] }: { port: n
   const [command, ...args] = cpus ? ['taskset', '-c', cpus, ...node] : node;
   const child = spawn(command as string, args, {
     cwd: ROOT,
-    env: {
-      ...process.env,
-      NODE_ENV: 'development',
-      NODE_OPTIONS: [SERVER_NODE_OPTIONS, process.env.NODE_OPTIONS].filter(Boolean).join(' '),
-      ...env,
-      PORT: String(port),
-      ISSUER: issuer,
-    },
+    env: { ...process.env, NODE_ENV: 'development', ...env, PORT: String(port), ISSUER: issuer },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
