@@ -14,10 +14,12 @@ export interface LoadOptions {
    * cap trades), never for the baseline: a cap that slowed the baseline would flatter the ratios.
    */
   serverNodeOptions: string;
+  /** Which workloads to run (default all), e.g. --workloads W1,W2 for a quicker A/B. */
+  workloads: string[];
 }
 
 /**
- * `--duration --repetitions --connections --warmup --flows --server-node-options --smoke`; smoke
+ * `--duration --repetitions --connections --warmup --flows --server-node-options --workloads --smoke`; smoke
  * runs `smokeSeconds` once.
  */
 export function loadOptions(smokeSeconds: number): LoadOptions {
@@ -29,6 +31,7 @@ export function loadOptions(smokeSeconds: number): LoadOptions {
       warmup: { type: 'string', default: '2' },
       flows: { type: 'string', default: '4' },
       'server-node-options': { type: 'string', default: '' },
+      workloads: { type: 'string', default: 'W1,W2,W3,W4' },
       smoke: { type: 'boolean', default: false },
     },
   });
@@ -41,7 +44,10 @@ export function loadOptions(smokeSeconds: number): LoadOptions {
     warmup: smoke ? 0 : Number(args.warmup),
     flows: Number(args.flows),
     serverNodeOptions: (args['server-node-options'] ?? '').trim(),
+    workloads: (args.workloads ?? '').split(',').map((name) => name.trim()).filter(Boolean),
   };
+  const unknown = options.workloads.filter((name) => !/^W[1-4]$/.test(name));
+  if (options.workloads.length === 0 || unknown.length > 0) throw new Error(`--workloads takes a list of W1, W2, W3, W4; got ${JSON.stringify(args.workloads)}`);
   for (const name of ['duration', 'repetitions', 'connections', 'flows'] as const) {
     if (!Number.isInteger(options[name]) || options[name] < 1) throw new Error(`--${name} must be a whole number ≥ 1`);
   }

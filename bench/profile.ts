@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { SourceMap } from 'node:module';
 import { parseArgs } from 'node:util';
 import { pinLoadGenerator } from './pinning.ts';
 import { startTarget } from './target.ts';
@@ -25,7 +26,7 @@ const { values: args } = parseArgs({
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
 }
 interface Profile {
   nodes: ProfileNode[];
@@ -37,6 +38,21 @@ interface Profile {
 
 /** Microseconds on the monotonic clock the server's profiler stamps its samples with. */
 const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
+
+/**
+ * The server runs as one bundle (bin/build-server.js): frames in it are mapped back to the
+ * source file and line they came from through the bundle's source map.
+ */
+const sourceMaps = new Map<string, SourceMap | null>();
+function original(frame: ProfileNode['callFrame']): { url: string; lineNumber: number } {
+  if (!frame.url.endsWith('.js') || frame.url.includes('node_modules') || !frame.url.startsWith('file:')) return frame;
+  if (!sourceMaps.has(frame.url)) {
+    const mapFile = `${new URL(frame.url).pathname}.map`;
+    sourceMaps.set(frame.url, fs.existsSync(mapFile) ? new SourceMap(JSON.parse(fs.readFileSync(mapFile, 'utf8'))) : null);
+  }
+  const entry = sourceMaps.get(frame.url)?.findEntry(frame.lineNumber, frame.columnNumber);
+  return entry && 'originalSource' in entry ? { url: entry.originalSource, lineNumber: entry.originalLine } : frame;
+}
 
 /** node_modules/<package>, node's own internals, or our source tree. */
 function owner(url: string): string {
@@ -64,12 +80,14 @@ function summarize(profile: Profile, top: number, window: { from: number; to: nu
   const byFunction = new Map<string, number>();
   let total = 0;
   for (const [id, ms] of selfMs) {
-    const frame = (byId.get(id) as ProfileNode).callFrame;
+    const frame = { ...(byId.get(id) as ProfileNode).callFrame, ...original((byId.get(id) as ProfileNode).callFrame) };
     if (frame.functionName === '(idle)') continue;
     total += ms;
     const who = owner(frame.url);
     byOwner.set(who, (byOwner.get(who) ?? 0) + ms);
-    const name = `${frame.functionName || '(anonymous)'} ${who}${frame.url ? `:${frame.lineNumber + 1}` : ''}`;
+    // Our own frames by file, others by package.
+    const where = /\/(server|adapters)\//.test(frame.url) ? (frame.url.match(/(?:server|adapters)\/.*$/)?.[0] ?? who) : who;
+    const name = `${frame.functionName || '(anonymous)'} ${where}${frame.url ? `:${frame.lineNumber + 1}` : ''}`;
     byFunction.set(name, (byFunction.get(name) ?? 0) + ms);
   }
   const share = (ms: number) => `${((100 * ms) / total).toFixed(1)} %`;

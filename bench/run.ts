@@ -6,7 +6,7 @@
 // turn, and ratios are medians of those paired runs.
 //
 //   tsx bench/run.ts [--duration 10] [--repetitions 3] [--connections 32] [--warmup 2] [--flows 4]
-//                    [--server-node-options=--max-old-space-size=1024]
+//                    [--server-node-options=--max-old-space-size=1024] [--workloads W1,W2]
 //   tsx bench/run.ts --smoke      a few seconds per workload, asserts zero errors and valid tokens
 import os from 'node:os';
 import { pinLoadGenerator } from './pinning.ts';
@@ -46,7 +46,7 @@ async function benchTargets(kinds: TargetKind[]): Promise<Record<TargetKind, Rec
       targets.push(await startTarget(kind, serverCpus, [], env));
     }
     const results = Object.fromEntries(kinds.map((kind) => [kind, {}])) as Record<TargetKind, Record<Workload, Measurement[]>>;
-    for (const workload of Object.keys(WORKLOADS) as Workload[]) {
+    for (const workload of (Object.keys(WORKLOADS) as Workload[]).filter((name) => options.workloads.includes(name))) {
       const run = WORKLOADS[workload];
       const prepared = [];
       for (const target of targets) {

@@ -1,11 +1,27 @@
 // EJS pages rendered inside one layout. Templates only use escaped output (`<%= %>`), except
 // for the layout's `body` and markup the provider builds itself (its logout form).
 import ejs from 'ejs';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Context } from 'koa';
 
-export const VIEWS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views');
+/**
+ * The project's views/, found upwards from this module: it runs from server/http/ under tsx and
+ * from dist/server/ as the built bundle (bin/build-server.js).
+ */
+function findViewsDir(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = path.join(dir, 'views');
+    if (fs.existsSync(path.join(candidate, '_layout.ejs'))) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('views/ not found above the server code');
+    dir = parent;
+  }
+}
+
+export const VIEWS_DIR = findViewsDir();
 
 export interface PageLocals {
   title: string;

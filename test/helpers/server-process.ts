@@ -1,5 +1,5 @@
-// The real server as a child process without npm in between (`node --import tsx server/index.ts`),
-// so that a signal hits the server process itself: crash tests SIGKILL it, benchmarks pin it to
+// The real server as a child process without npm in between (`node dist/server/index.js`, the
+// bundle `npm start` builds and runs), so that a signal hits the server process itself: crash tests SIGKILL it, benchmarks pin it to
 // a core with taskset (which execs, keeping the pid). Plus a small form-POST client on node:http
 // with its own keep-alive agent, so a test knows exactly which responses reached it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -7,6 +7,14 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { ROOT, waitForHttp } from './processes.ts';
+import { buildServer } from '../../bin/build-server.js';
+
+let built: string | undefined;
+/** The server bundle, built once per process from the sources as they are now. */
+function serverBundle(): string {
+  built ??= buildServer();
+  return built;
+}
 
 export interface Exit {
   code: number | null;
@@ -30,14 +38,14 @@ export function hasTaskset(): boolean {
 }
 
 /**
- * Starts `node --import tsx server/index.ts` on `port`. `env` is added to this process's
+ * Starts the built server (`node dist/server/index.js`, as `npm start` does) on `port`. `env` is added to this process's
  * environment (NODE_ENV defaults to development, ISSUER and PORT are set from `port`).
  * `cpus` (a taskset list such as "1") pins the server when taskset exists; `nodeArgs` go to node
  * (e.g. --cpu-prof, which NODE_OPTIONS refuses).
  */
 export function startServerProcess({ port, env, cpus, nodeArgs = [] }: { port: number; env: Record<string, string>; cpus?: string; nodeArgs?: string[] }): ServerChild {
   const issuer = env.ISSUER ?? `http://127.0.0.1:${port}`;
-  const node = [process.execPath, ...nodeArgs, '--import', 'tsx', 'server/index.ts'];
+  const node = [process.execPath, ...nodeArgs, serverBundle()];
   const [command, ...args] = cpus ? ['taskset', '-c', cpus, ...node] : node;
   const child = spawn(command as string, args, {
     cwd: ROOT,
