@@ -44,14 +44,14 @@ const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
  * source file and line they came from through the bundle's source map.
  */
 const sourceMaps = new Map<string, SourceMap | null>();
-function original(frame: ProfileNode['callFrame']): { url: string; lineNumber: number } {
+function original(frame: ProfileNode['callFrame']): ProfileNode['callFrame'] {
   if (!frame.url.endsWith('.js') || frame.url.includes('node_modules') || !frame.url.startsWith('file:')) return frame;
   if (!sourceMaps.has(frame.url)) {
     const mapFile = `${new URL(frame.url).pathname}.map`;
     sourceMaps.set(frame.url, fs.existsSync(mapFile) ? new SourceMap(JSON.parse(fs.readFileSync(mapFile, 'utf8'))) : null);
   }
   const entry = sourceMaps.get(frame.url)?.findEntry(frame.lineNumber, frame.columnNumber);
-  return entry && 'originalSource' in entry ? { url: entry.originalSource, lineNumber: entry.originalLine } : frame;
+  return entry && 'originalSource' in entry ? { ...frame, url: entry.originalSource, lineNumber: entry.originalLine } : frame;
 }
 
 /** node_modules/<package>, node's own internals, or our source tree. */
@@ -80,13 +80,13 @@ function summarize(profile: Profile, top: number, window: { from: number; to: nu
   const byFunction = new Map<string, number>();
   let total = 0;
   for (const [id, ms] of selfMs) {
-    const frame = { ...(byId.get(id) as ProfileNode).callFrame, ...original((byId.get(id) as ProfileNode).callFrame) };
+    const frame = original((byId.get(id) as ProfileNode).callFrame);
     if (frame.functionName === '(idle)') continue;
     total += ms;
     const who = owner(frame.url);
     byOwner.set(who, (byOwner.get(who) ?? 0) + ms);
     // Our own frames by file, others by package.
-    const where = /\/(server|adapters)\//.test(frame.url) ? (frame.url.match(/(?:server|adapters)\/.*$/)?.[0] ?? who) : who;
+    const where = frame.url.match(/\/((?:server|adapters)\/.*)$/)?.[1] ?? who;
     const name = `${frame.functionName || '(anonymous)'} ${where}${frame.url ? `:${frame.lineNumber + 1}` : ''}`;
     byFunction.set(name, (byFunction.get(name) ?? 0) + ms);
   }

@@ -1,3 +1,2 @@
-export declare const ROOT: string;
-export declare const SERVER_BUNDLE: string;
+/** Builds dist/server/index.js from the sources; returns its path. */
 export declare function buildServer(): string;

@@ -12,8 +12,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const SERVER_BUNDLE = path.join(ROOT, 'dist', 'server', 'index.js');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SERVER_BUNDLE = path.join(ROOT, 'dist', 'server', 'index.js');
 
 /** Builds the bundle (synchronously: a test helper builds before it spawns); returns its path. */
 export function buildServer() {
@@ -27,8 +27,7 @@ export function buildServer() {
     format: 'esm',
     target: 'node20',
     sourcemap: 'linked',
-    // Readable stack traces and profiles: names and layout as in the sources.
-    minify: false,
+    // Not minified, and function names kept: stack traces and profiles read like the sources.
     keepNames: true,
     write: false,
     logLevel: 'silent',

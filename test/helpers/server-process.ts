@@ -1,7 +1,8 @@
 // The real server as a child process without npm in between (`node dist/server/index.js`, the
-// bundle `npm start` builds and runs), so that a signal hits the server process itself: crash tests SIGKILL it, benchmarks pin it to
-// a core with taskset (which execs, keeping the pid). Plus a small form-POST client on node:http
-// with its own keep-alive agent, so a test knows exactly which responses reached it.
+// bundle `npm start` builds and runs), so that a signal hits the server process itself: crash
+// tests SIGKILL it, benchmarks pin it to a core with taskset (which execs, keeping the pid).
+// Plus a small form-POST client on node:http with its own keep-alive agent, so a test knows
+// exactly which responses reached it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -38,8 +39,9 @@ export function hasTaskset(): boolean {
 }
 
 /**
- * Starts the built server (`node dist/server/index.js`, as `npm start` does) on `port`. `env` is added to this process's
- * environment (NODE_ENV defaults to development, ISSUER and PORT are set from `port`).
+ * Starts the built server (`node dist/server/index.js`, as `npm start` does) on `port`. `env` is
+ * added to this process's environment (NODE_ENV defaults to development, ISSUER and PORT are set
+ * from `port`).
  * `cpus` (a taskset list such as "1") pins the server when taskset exists; `nodeArgs` go to node
  * (e.g. --cpu-prof, which NODE_OPTIONS refuses).
  */

@@ -1,9 +1,9 @@
 // T37 kill -9 under load keeps every acknowledged token (SECURITY-TESTS.md).
 //
-// The real server runs as a child process (`node dist/server/index.js`, the bundle npm start runs, so SIGKILL hits
-// the server itself, not npm). A load driver records every token from every 200 it received:
-// 16 client_credentials requests always in flight, plus four refresh-token chains rotating, each
-// in its own grant. Mid-load the server is SIGKILLed with requests in flight, then restarted on
+// The real server runs as a child process (`node dist/server/index.js`, the bundle npm start
+// runs, so SIGKILL hits the server itself, not npm). A load driver records every token from
+// every 200 it received: 16 client_credentials requests always in flight, plus four
+// refresh-token chains rotating, each in its own grant. Mid-load the server is SIGKILLed with requests in flight, then restarted on
 // the same database and keys. What a client was told must still be true:
 //
 // - every access token from a 200 introspects active;
