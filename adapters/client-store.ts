@@ -4,6 +4,7 @@
 import type { Knex } from 'knex';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Sealer } from './at-rest.ts';
+import { isStorableText } from './storable-text.ts';
 
 export type ClientKind = 'app' | 'resource_server';
 export type ClientSource = 'seed' | 'cli' | 'dynamic' | 'system';
@@ -71,6 +72,7 @@ export class ClientStore {
 
   /** Full provider-facing metadata, with the secret opened. */
   async findMetadata(clientId: string): Promise<AdapterPayload | undefined> {
+    if (!isStorableText(clientId)) return undefined;
     const row = await this.#db<ClientRow>('clients').where({ client_id: clientId }).first();
     if (!row) return undefined;
     const metadata = JSON.parse(row.metadata) as AdapterPayload;
@@ -85,6 +87,7 @@ export class ClientStore {
   }
 
   async get(clientId: string): Promise<ClientRecord | undefined> {
+    if (!isStorableText(clientId)) return undefined;
     const row = await this.#db<ClientRow>('clients').where({ client_id: clientId }).first();
     return row ? this.#toRecord(row) : undefined;
   }
@@ -111,6 +114,7 @@ export class ClientStore {
 
   /** Removes the client and everything issued to it: its grants, tokens, codes and sessions' links. */
   async remove(clientId: string): Promise<boolean> {
+    if (!isStorableText(clientId)) return false;
     return this.#db.transaction(async (trx) => {
       await trx('oidc_payloads').where({ client_id: clientId }).delete();
       return (await trx('clients').where({ client_id: clientId }).delete()) > 0;
@@ -127,6 +131,7 @@ export class ClientStore {
   }
 
   async setVerified(clientId: string, verified: boolean): Promise<boolean> {
+    if (!isStorableText(clientId)) return false;
     return (await this.#db('clients').where({ client_id: clientId }).update({ verified, updated_at: this.#now() })) > 0;
   }
 

@@ -14,6 +14,7 @@ import type { UpsertRow } from './payload-upsert.ts';
 import { openUnit } from './write-unit.ts';
 import { notRevoked, PayloadReader, REVOKED, TABLE } from './payload-reader.ts';
 import { existingRequestScope, prefetchKey, type PrefetchedRow } from './request-scope.ts';
+import { isStorableText } from './storable-text.ts';
 
 /** How storage-level refusals become protocol errors; supplied by the provider wiring. */
 export interface AdapterErrors {
@@ -267,6 +268,7 @@ export async function findPayloads(
   where: { accountId?: string; clientId?: string },
   now = Date.now(),
 ): Promise<AdapterPayload[]> {
+  if ([where.accountId, where.clientId].some((value) => value !== undefined && !isStorableText(value))) return [];
   const clauses = ['p.model = ?', '(p.expires_at IS NULL OR p.expires_at > ?)', NOT_REVOKED];
   const bindings: unknown[] = [model, now];
   if (where.accountId !== undefined) {

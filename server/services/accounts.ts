@@ -2,6 +2,7 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import { batchedLookup } from '../db/batched-lookup.ts';
+import { isStorableText, storableOnly } from '../../adapters/storable-text.ts';
 import { dummyPasswordHash, hashPassword, verifyPassword } from './passwords.ts';
 
 export interface User {
@@ -27,12 +28,21 @@ export class AccountError extends Error {
   override name = 'AccountError';
 }
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+// No whitespace or control characters (NUL included: PostgreSQL cannot store it).
+const EMAIL = /^[^\s@\p{Cc}]+@[^\s@\p{Cc}]+\.[^\s@\p{Cc}]+$/u;
 export const MIN_PASSWORD_LENGTH = 8;
 const MAX_PASSWORD_LENGTH = 1024;
 
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
+}
+
+/** A display name: trimmed, storable, no control characters, at most 200 characters. */
+function plainName(name: string | undefined): string | null {
+  const text = name?.trim();
+  if (!text) return null;
+  if (!isStorableText(text) || /\p{Cc}/u.test(text) || text.length > 200) throw new AccountError('the name must be plain text of at most 200 characters');
+  return text;
 }
 
 function toUser(row: UserRow): User {
@@ -54,19 +64,21 @@ export interface NewUser {
 }
 
 export function createAccounts(db: Knex, now: () => number = Date.now) {
-  async function findRow(where: Partial<UserRow>) {
+  /** A value that cannot be stored matches no row (adapters/storable-text.ts). */
+  async function findRow(where: Pick<UserRow, 'email'>) {
+    if (!isStorableText(where.email)) return undefined;
     return db<UserRow>('users').where(where).first();
   }
   // Every refresh reads its user (a disabled user ends it): concurrent ones share a statement.
   const findRowById = batchedLookup(async (ids) => {
-    const rows = await db<UserRow>('users').whereIn('id', ids);
+    const rows = await db<UserRow>('users').whereIn('id', storableOnly(ids));
     return new Map(rows.map((row) => [row.id, row]));
   });
 
   return {
     async create({ email, password, name, emailVerified = false }: NewUser): Promise<User> {
       const normalized = normalizeEmail(email);
-      if (!EMAIL.test(normalized) || normalized.length > 320) throw new AccountError(`not an email address: ${email}`);
+      if (!EMAIL.test(normalized) || !isStorableText(normalized) || normalized.length > 320) throw new AccountError(`not an email address: ${email}`);
       if (password.length < MIN_PASSWORD_LENGTH) {
         throw new AccountError(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`);
       }
@@ -76,7 +88,7 @@ export function createAccounts(db: Knex, now: () => number = Date.now) {
         // Users' subject identifiers are UUIDs, a namespace no client id can take (RFC 9700 §4.15).
         id: crypto.randomUUID(),
         email: normalized,
-        name: name?.trim() || null,
+        name: plainName(name),
         email_verified: emailVerified,
         password_hash: await hashPassword(password),
         created_at: now(),
@@ -107,6 +119,7 @@ export function createAccounts(db: Knex, now: () => number = Date.now) {
     },
 
     async setDisabled(id: string, disabled: boolean): Promise<boolean> {
+      if (!isStorableText(id)) return false;
       return (await db('users').where({ id }).update({ disabled_at: disabled ? now() : null })) > 0;
     },
   };

@@ -2,6 +2,7 @@
 // events carry ids (account, client, grant) and plain facts (scopes, durations, IP address).
 import type { Knex } from 'knex';
 import type { Logger } from '../log.ts';
+import { isStorableText } from '../../adapters/storable-text.ts';
 
 export type AuditEvent =
   | 'login.success'
@@ -104,6 +105,8 @@ export function createAudit(db: Knex, log: Pick<Logger, 'error'>, now: () => num
     },
 
     async list(filter: { accountId?: string; clientId?: string; limit?: number } = {}): Promise<AuditRecord[]> {
+      // A filter value the database cannot hold matches no event (adapters/storable-text.ts).
+      if ([filter.accountId, filter.clientId].some((value) => value !== undefined && !isStorableText(value))) return [];
       const query = db<AuditRow>('audit_events').orderBy('id', 'desc').limit(filter.limit ?? 500);
       if (filter.accountId) query.where('account_id', filter.accountId);
       if (filter.clientId) query.where('client_id', filter.clientId);
@@ -122,6 +125,7 @@ export function createAudit(db: Knex, log: Pick<Logger, 'error'>, now: () => num
 
     /** When each of an account's clients last got tokens (issued or refreshed). */
     async lastUsed(accountId: string): Promise<Map<string, number>> {
+      if (!isStorableText(accountId)) return new Map();
       const rows = (await db('audit_events')
         .select('client_id')
         .max({ at: 'at' })

@@ -5,6 +5,7 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { ClientStore } from '../../adapters/client-store.ts';
+import { isStorableText } from '../../adapters/storable-text.ts';
 
 export type TokenFormat = 'opaque' | 'jwt';
 
@@ -35,12 +36,22 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
 export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email'] as const;
 
 export function validateResourceIdentifier(id: string): string {
+  // The URL parser drops leading and trailing control characters and spaces; the identifier is
+  // compared byte for byte, so it must not have any (nor anything the database cannot store).
   const url = URL.parse(id);
-  if (!url || id.includes('#')) {
+  if (!url || id.includes('#') || !isStorableText(id) || /[\s\p{Cc}]/u.test(id)) {
     throw new ResourceError(`a resource identifier must be an absolute URI without a fragment (RFC 8707 §2), got ${JSON.stringify(id)}`);
   }
   if (id.length > 255) throw new ResourceError('a resource identifier may have at most 255 characters');
   return id;
+}
+
+/** Words shown to users: trimmed, storable, without control characters. */
+function plainText(value: string, what: string, max: number): string {
+  const text = value.trim();
+  if (!isStorableText(text) || /\p{Cc}/u.test(text)) throw new ResourceError(`${what} must be plain text without control characters`);
+  if (text.length > max) throw new ResourceError(`${what} may have at most ${max} characters`);
+  return text;
 }
 
 export function validateScopeToken(scope: string): string {
@@ -178,7 +189,7 @@ export function createResourceAdmin(db: Knex, clients: ClientStore, defaults: { 
     async add(input: NewResourceServer): Promise<CreatedResourceServer> {
       const id = validateResourceIdentifier(input.id);
       if (input.scopes.length === 0) throw new ResourceError('a resource server needs at least one scope');
-      const scopes = input.scopes.map((s) => ({ scope: validateScopeToken(s.scope), description: s.description.trim() }));
+      const scopes = input.scopes.map((s) => ({ scope: validateScopeToken(s.scope), description: plainText(s.description, 'a scope description', 500) }));
       const duplicate = scopes.find((s, i) => scopes.findIndex((t) => t.scope === s.scope) !== i);
       if (duplicate) throw new ResourceError(`scope ${duplicate.scope} is listed twice`);
       const tokenFormat = input.tokenFormat ?? 'opaque';
@@ -187,7 +198,7 @@ export function createResourceAdmin(db: Knex, clients: ClientStore, defaults: { 
       if (!Number.isInteger(accessTokenTtl) || accessTokenTtl < 10 || accessTokenTtl > 86400) {
         throw new ResourceError('the access token lifetime must be between 10 and 86400 seconds');
       }
-      const name = input.name?.trim() || new URL(id).host || id;
+      const name = (input.name === undefined ? '' : plainText(input.name, 'a resource server name', 200)) || new URL(id).host || id;
       if (input.maxGrantDuration !== undefined && (!Number.isInteger(input.maxGrantDuration) || input.maxGrantDuration < 60)) {
         throw new ResourceError('the maximum grant duration must be at least 60 seconds');
       }
@@ -239,6 +250,7 @@ export function createResourceAdmin(db: Knex, clients: ClientStore, defaults: { 
     },
 
     async remove(id: string): Promise<boolean> {
+      if (!isStorableText(id)) return false;
       const row = await db<ResourceRow>('resource_servers').where({ id }).first();
       if (!row) return false;
       await db('resource_servers').where({ id }).delete();

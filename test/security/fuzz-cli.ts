@@ -56,7 +56,7 @@ if (values.replay !== undefined && !/^\d+(:\d+)*$/.test(values.replay)) usage(`-
 
 async function replay(target: FuzzTarget, path: string): Promise<number> {
   const replayed = await replayCase({ seed, path, baseUrl: target.harness.issuer, fixtures: target.fixtures });
-  console.log(`seed ${seed}, path ${path}: ${replayed.signature}\n${describeFailure(replayed, { bodyChars: 2000, seed })}`);
+  console.log(`seed ${seed}, path ${path}: ${replayed.signature}\n${describeFailure(replayed, { bodyChars: 2000, seed, store })}`);
   return replayed.violations.length ? 1 : 0;
 }
 
@@ -77,7 +77,7 @@ async function fuzz(target: FuzzTarget): Promise<number> {
   });
   console.log(`\ncases and statuses per target  [response ms p50/p95/max]\n${targetTable(result)}`);
   console.log(`\nslowest exchanges\n${slowestTable(result)}`);
-  console.log(`\n${formatReport(result, { groups })}`);
+  console.log(`\n${formatReport(result, { groups, store })}`);
   if (values.json) {
     // Buffers (request bodies) as text.
     const text = JSON.stringify(result, (key, value) => (key === 'body' && value?.type === 'Buffer' ? Buffer.from(value.data).toString('utf8') : value), 2);

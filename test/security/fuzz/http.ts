@@ -4,7 +4,7 @@
 import http from 'node:http';
 import type { RequestSpec, Param, BodySpec, Target } from './spec.ts';
 import type { LiveState } from './live-state.ts';
-import { headerSafe, jsonValue, percentEncode, rawQueryText, scalarText, type RefName, type Val } from './values.ts';
+import { headerSafe, jsonValue, percentEncode, rawQueryText, scalarText, withBadUtf8, type RefName, type Val } from './values.ts';
 
 export interface ConcreteRequest {
   target: Target;
@@ -139,6 +139,11 @@ export function materialize(spec: RequestSpec, live: LiveState): ConcreteRequest
 }
 
 function encodeBody(spec: BodySpec, resolve: (ref: RefName, slot: number) => string, natural: string): { body?: Buffer; type?: string } {
+  const encoded = encodeBodyText(spec, resolve, natural);
+  return encoded.body ? { ...encoded, body: withBadUtf8(encoded.body) } : encoded;
+}
+
+function encodeBodyText(spec: BodySpec, resolve: (ref: RefName, slot: number) => string, natural: string): { body?: Buffer; type?: string } {
   switch (spec.t) {
     case 'none':
       return {};
@@ -161,7 +166,7 @@ function encodeBody(spec: BodySpec, resolve: (ref: RefName, slot: number) => str
 
 function authHeader(spec: RequestSpec, live: LiveState, resolve: (ref: RefName, slot: number) => string): string | undefined {
   const { auth } = spec;
-  const b64 = (text: string) => Buffer.from(text).toString('base64');
+  const b64 = (text: string) => withBadUtf8(Buffer.from(text)).toString('base64');
   switch (auth.t) {
     case 'none':
       return undefined;

@@ -7,7 +7,7 @@ function truncate(text: string, max: number): string {
   return flat.length > max ? `${flat.slice(0, max)}… (${text.length} chars)` : flat;
 }
 
-export function describeFailure(failure: FuzzFailure, { bodyChars = 300, seed }: { bodyChars?: number; seed?: number } = {}): string {
+export function describeFailure(failure: FuzzFailure, { bodyChars = 300, seed, store }: { bodyChars?: number; seed?: number; store?: string } = {}): string {
   const { request, observed } = failure;
   const lines = [
     `${request.method} ${truncate(request.path, 300)}`,
@@ -21,11 +21,14 @@ export function describeFailure(failure: FuzzFailure, { bodyChars = 300, seed }:
   );
   for (const violation of failure.violations) lines.push(`  ✗ ${violation.kind}: ${violation.detail}`);
   if (failure.path === '(live state)') lines.push('  (a valid request of the fuzzer\'s own set-up flows)');
-  else lines.push(`  (replay: fuzz-cli.ts --seed ${seed ?? '<seed>'} --replay ${failure.path}${failure.simplified ? '; the request above is that case further simplified' : ''})`);
+  else {
+    const where = store && store !== 'sqlite' ? ` --store ${store}` : '';
+    lines.push(`  (replay: npm run fuzz -- --seed ${seed ?? '<seed>'}${where} --replay ${failure.path}${failure.simplified ? '; the request above is that case further simplified' : ''})`);
+  }
   return lines.join('\n');
 }
 
-export function formatReport(result: FuzzResult, { groups = 10 } = {}): string {
+export function formatReport(result: FuzzResult, { groups = 10, store }: { groups?: number; store?: string } = {}): string {
   const statusLine = Object.entries(result.statuses)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([status, n]) => `${status}×${n}`)
@@ -38,7 +41,7 @@ export function formatReport(result: FuzzResult, { groups = 10 } = {}): string {
   ];
   if (result.live.replenishFailures.length) lines.push(`live-state top-up problems: ${result.live.replenishFailures.slice(-3).join('; ')}`);
   for (const group of result.groups.slice(0, groups)) {
-    lines.push('', `■ ${group.signature}  (${group.count} cases; seen on ${group.seenOn.join(', ')})`, describeFailure(group.minimal ?? group.first, { seed: result.seed }));
+    lines.push('', `■ ${group.signature}  (${group.count} cases; seen on ${group.seenOn.join(', ')})`, describeFailure(group.minimal ?? group.first, { seed: result.seed, store }));
   }
   if (result.groups.length > groups) lines.push('', `… and ${result.groups.length - groups} more distinct failures`);
   return lines.join('\n');

@@ -45,7 +45,39 @@ export type Val =
   | { t: 'bool'; v: boolean }
   | { t: 'null' }
   | { t: 'arr'; items: Val[] }
-  | { t: 'obj'; entries: Array<[string, Val]> };
+  | { t: 'obj'; entries: Array<[string, Val]> }
+  /**
+   * A value with a byte PostgreSQL or UTF-8 refuses put into it: a NUL, a lone surrogate, or
+   * bytes that are not UTF-8 (see BAD_UTF8). Mostly applied to valid values (a real client id,
+   * email or token with one bad byte), which is what reaches the database's lookups.
+   */
+  | { t: 'taint'; base: Val; mark: TaintMark; at: 'start' | 'middle' | 'end' };
+
+export type TaintMark = 'nul' | 'surrogate' | 'bad-utf8';
+
+/**
+ * Stands for bytes that are not UTF-8 (0xFF 0xFE) until the request is encoded: percent-encoding
+ * writes `%FF%FE` for it, and raw bodies and credentials get the two bytes themselves
+ * (`withBadUtf8`). A private-use character, so a generated string almost never holds it by chance
+ * (and if one does, it is one more invalid byte sequence).
+ */
+export const BAD_UTF8 = '\uf8ff';
+const BAD_UTF8_BYTES = Buffer.from(BAD_UTF8, 'utf8');
+
+/** Replaces every BAD_UTF8 in an encoded body or credential with the raw bytes 0xFF 0xFE. */
+export function withBadUtf8(buffer: Buffer): Buffer {
+  if (buffer.indexOf(BAD_UTF8_BYTES) < 0) return buffer;
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (let at = buffer.indexOf(BAD_UTF8_BYTES); at >= 0; at = buffer.indexOf(BAD_UTF8_BYTES, from)) {
+    parts.push(buffer.subarray(from, at), Buffer.from([0xff, 0xfe]));
+    from = at + BAD_UTF8_BYTES.length;
+  }
+  parts.push(buffer.subarray(from));
+  return Buffer.concat(parts);
+}
+
+const MARK_TEXT: Record<TaintMark, string> = { nul: '\u0000', surrogate: '\ud800', 'bad-utf8': BAD_UTF8 };
 
 /** Marker the HTML oracle looks for: it must never come back unescaped in a page. */
 export const MARKUP_MARKER = '<fz-x7 q="1">';
@@ -204,9 +236,29 @@ export function paramVal(refs: RefName[] = [], good: string[] = []): fc.Arbitrar
     { arbitrary: structuredVal, weight: 10 },
     { arbitrary: bigVal, weight: 2 },
   ];
-  if (refs.length) options.push({ arbitrary: refVal(...refs), weight: 80 });
-  if (good.length) options.push({ arbitrary: fc.constantFrom(...good).map(lit), weight: 50 });
+  const valid: Array<fc.Arbitrary<Val>> = [];
+  if (refs.length) {
+    options.push({ arbitrary: refVal(...refs), weight: 80 });
+    valid.push(refVal(...refs));
+  }
+  if (good.length) {
+    options.push({ arbitrary: fc.constantFrom(...good).map(lit), weight: 50 });
+    valid.push(fc.constantFrom(...good).map(lit));
+  }
+  // A valid value with one bad byte in it: the kind of value that gets past the parsers to a
+  // database lookup (PostgreSQL answers a NUL with an error where SQLite finds nothing).
+  options.push({ arbitrary: tainted(valid.length ? fc.oneof(...valid) : litVal), weight: valid.length ? 20 : 5 });
   return fc.oneof(...options);
+}
+
+/** `base` with a NUL, a lone surrogate or non-UTF-8 bytes at its start, middle or end. */
+export function tainted(base: fc.Arbitrary<Val>): fc.Arbitrary<Val> {
+  return fc.record({
+    t: fc.constant('taint' as const),
+    base,
+    mark: fc.constantFrom<TaintMark>('nul', 'surrogate', 'bad-utf8'),
+    at: fc.constantFrom('start' as const, 'middle' as const, 'end' as const),
+  });
 }
 
 /** Builds the string form of a scalar or oversized value. Structured values are handled by the encoders. */
@@ -228,6 +280,14 @@ export function scalarText(val: Val, resolve: (ref: RefName, slot: number) => st
       return val.items.map((item) => scalarText(item, resolve)).join(',');
     case 'obj':
       return '[object Object]';
+    case 'taint': {
+      const text = scalarText(val.base, resolve);
+      const mark = MARK_TEXT[val.mark];
+      if (val.at === 'start') return `${mark}${text}`;
+      if (val.at === 'end') return `${text}${mark}`;
+      const half = Math.floor(text.length / 2);
+      return `${text.slice(0, half)}${mark}${text.slice(half)}`;
+    }
   }
 }
 
@@ -261,7 +321,7 @@ export function jsonValue(val: Val, resolve: (ref: RefName, slot: number) => str
  */
 export function percentEncode(text: string): string {
   let out = '';
-  for (const byte of Buffer.from(text, 'utf8')) {
+  for (const byte of withBadUtf8(Buffer.from(text, 'utf8'))) {
     const c = String.fromCharCode(byte);
     out += /[A-Za-z0-9\-_.~]/.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
