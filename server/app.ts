@@ -18,6 +18,7 @@ import { createAccounts, type Accounts } from './services/accounts.ts';
 import { ResourceCatalog } from './services/resources.ts';
 import { createViews, type Views } from './http/views.ts';
 import { createCsrf } from './http/csrf.ts';
+import { createDeviceCookie } from './http/device-cookie.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { sameOriginPosts } from './http/same-origin.ts';
 import { pinToIssuer } from './http/pin-to-issuer.ts';
@@ -191,7 +192,8 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
     firstPartyClientId: ACCOUNT_CLIENT_ID,
     durations: { durations: config.grantDurations, defaultDuration: config.grantDurationDefault, grantTtl: config.ttl.grant },
   });
-  const interactions = interactionRoutes({ provider, accounts, catalog, views, csrf, isVerifiedClient, throttle, consent, audit });
+  const devices = createDeviceCookie({ secure: config.issuer.startsWith('https:') });
+  const interactions = interactionRoutes({ provider, accounts, catalog, views, csrf, isVerifiedClient, throttle, devices, consent, audit });
   const grants = createGrants({ db, sealer, provider, audit });
   auditProviderEvents(provider, audit, grants);
   const account = accountRoutes({ provider, accounts, grants, audit, catalog, views, csrf, issuer: config.issuer });

@@ -13,6 +13,9 @@ import { describeClient } from './consent-view.ts';
 import { ConsentRefused, type ConsentStep } from './consent.ts';
 import type { Audit } from '../services/audit.ts';
 import { Throttled, type Throttle } from '../security/throttle.ts';
+import type { LoginAttempt } from '../security/login-throttle.ts';
+import type { DeviceCookie } from '../http/device-cookie.ts';
+import { normalizeEmail } from '../services/accounts.ts';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -22,6 +25,7 @@ export interface InteractionDeps {
   csrf: Csrf;
   isVerifiedClient: (clientId: string) => Promise<boolean>;
   throttle: Throttle;
+  devices: DeviceCookie;
   consent: ConsentStep;
   audit: Audit;
 }
@@ -136,10 +140,12 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const email = field(ctx.request.body, 'email')?.trim() ?? '';
     const password = field(ctx.request.body, 'password') ?? '';
     if (!email || !password) return renderLogin(ctx, details, { error: 'Enter your email address and password.', email }, 400);
-    let attempt: Awaited<ReturnType<Throttle['beginLogin']>>;
+    const account = normalizeEmail(email);
+    const knownDevice = deps.devices.knownDeviceFor(ctx, account);
+    let attempt: LoginAttempt;
     try {
       // Before the password is checked, so a guess during back-off learns nothing, right or wrong.
-      attempt = await deps.throttle.beginLogin(email, ctx.ip);
+      attempt = await deps.throttle.login.begin({ email: account, ip: ctx.ip, knownDevice });
     } catch (error) {
       if (!(error instanceof Throttled)) throw error;
       ctx.set('Retry-After', String(error.retryAfterSeconds));
@@ -149,12 +155,14 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const user = await accounts.authenticate(email, password);
     const clientId = String(details.params.client_id);
     if (!user) {
+      await attempt.failed();
       const known = await accounts.findByEmail(email);
       deps.audit.note({ event: 'login.failure', accountId: known?.id, clientId, ip: ctx.ip, details: { reason: 'bad credentials' } });
       // One message for unknown email and wrong password: no account enumeration.
       return renderLogin(ctx, details, { error: 'Incorrect email or password.', email }, 401);
     }
     await attempt.succeeded();
+    deps.devices.remember(ctx, account);
     deps.audit.note({ event: 'login.success', accountId: user.id, clientId, ip: ctx.ip });
     await finish(ctx, { login: { accountId: user.id, amr: ['pwd'], remember: true } }, false);
   });

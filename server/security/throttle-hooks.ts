@@ -15,8 +15,10 @@ class TooManyAttempts extends errors.OIDCProviderError {
 
 /**
  * oidc-provider awaits `Client#compareClientSecret` for client_secret_basic and
- * client_secret_post: the one place both methods pass. A client id with too many failures is
- * paused before the comparison; the comparison itself stays constant-time.
+ * client_secret_post: the one place both methods pass. The comparison always runs (constant
+ * time, cheap) and a right secret always authenticates; only a wrong one is counted, against
+ * the (client id, address) pair and the address, and once either is over its limit that
+ * address's wrong secrets answer 429 instead of 401 (security/throttle.ts).
  */
 export function throttleClientSecrets(provider: Provider, throttle: Throttle): void {
   const prototype = provider.Client.prototype as unknown as {
@@ -25,16 +27,17 @@ export function throttleClientSecrets(provider: Provider, throttle: Throttle): v
   };
   const compare = prototype.compareClientSecret;
   prototype.compareClientSecret = async function throttledCompare(actual: string) {
+    const matches = await compare.call(this, actual);
+    if (matches) return true;
+    const ctx = Provider.ctx;
     try {
-      await throttle.checkClientAuth(this.clientId);
+      await throttle.clientAuthFailed(this.clientId, ctx?.ip ?? 'unknown');
     } catch (error) {
       if (!(error instanceof Throttled)) throw error;
-      Provider.ctx?.set('Retry-After', String(error.retryAfterSeconds));
-      throw new TooManyAttempts('invalid_client', `too many failed authentication attempts for this client; retry in ${error.retryAfterSeconds} s`);
+      ctx?.set('Retry-After', String(error.retryAfterSeconds));
+      throw new TooManyAttempts('invalid_client', `too many failed authentication attempts from this address; retry in ${error.retryAfterSeconds} s`);
     }
-    const matches = await compare.call(this, actual);
-    if (!matches) await throttle.clientAuthFailed(this.clientId);
-    return matches;
+    return false;
   };
 }
 

@@ -1,17 +1,21 @@
 // Abuse limits, with state in the database (rate-limiter-flexible) so they hold across restarts
-// and instances: login back-off per account and per client IP, failed client authentication
-// per client id, and dynamic registration per initial access token and per IP.
+// and instances: login back-off (login-throttle.ts), failed client authentication per (client
+// id, address) and per address, and dynamic registration per initial access token and per IP.
 //
-// Login back-off is temporary and exponential, never a permanent lockout: a permanent lockout
-// would let anyone lock a victim out by typing wrong passwords (T41; Keycloak's brute-force notes).
-import crypto from 'node:crypto';
+// A defence must not become the attack: every limit here slows the address (or browser) that
+// fails, never the account or client it fails against, so a stranger cannot lock a user out or
+// switch a client off.
 import type { Knex } from 'knex';
 import sqlite3 from 'sqlite3';
 import { RateLimiterPostgres, RateLimiterRes, RateLimiterSQLite, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { DatabaseConfig } from '../config/env.ts';
+import { createLoginThrottle } from './login-throttle.ts';
+import { key, retryAfter, Throttled, type LimiterFactory } from './limits.ts';
+
+export { Throttled };
 
 export interface ThrottleSettings {
-  /** Failed logins per account allowed before back-off starts. */
+  /** Failed logins per (account, address or known device) allowed before back-off starts. */
   loginFreeAttempts: number;
   /** First back-off (s), doubling with each further failure... */
   loginBackoffSeconds: number;
@@ -19,8 +23,15 @@ export interface ThrottleSettings {
   loginBackoffMaxSeconds: number;
   /** Failed logins per client IP per 15 minutes. */
   loginIpAttempts: number;
-  /** Failed client authentications per client id before a 60 s pause. */
+  /**
+   * Failed logins per account per hour from browsers that never signed in to it, before those
+   * are slowed to one attempt per back-off window (a browser that signed in before is not).
+   */
+  loginAccountAttempts: number;
+  /** Failed client authentications per (client id, address) per minute before 429. */
   clientAuthAttempts: number;
+  /** Failed client authentications per address per minute, whatever the client, before 429. */
+  clientAuthIpAttempts: number;
   /** Registrations per initial access token per hour, and per IP per hour. */
   registrationsPerToken: number;
   registrationsPerIp: number;
@@ -31,33 +42,14 @@ export const DEFAULT_THROTTLE: ThrottleSettings = {
   loginBackoffSeconds: 30,
   loginBackoffMaxSeconds: 15 * 60,
   loginIpAttempts: 100,
+  loginAccountAttempts: 20,
   clientAuthAttempts: 20,
+  clientAuthIpAttempts: 100,
   registrationsPerToken: 50,
   registrationsPerIp: 20,
 };
 
-/** The request must wait; answered with 429 and Retry-After. */
-export class Throttled extends Error {
-  override name = 'Throttled';
-  constructor(readonly retryAfterSeconds: number) {
-    super(`too many attempts; retry after ${retryAfterSeconds} s`);
-  }
-}
-
 const TABLE = 'rate_limits';
-const CLEAN_FOR_MS = 1000;
-const WINDOW_LOGIN_FAILURES = 3600;
-
-function retryAfter(res: unknown): number {
-  return res instanceof RateLimiterRes ? Math.max(1, Math.ceil(res.msBeforeNext / 1000)) : 60;
-}
-
-/** Keys are digests: the table never holds an email address or an IP in the clear. */
-function key(...parts: string[]): string {
-  return crypto.createHash('sha256').update(parts.join('\0')).digest('base64url');
-}
-
-type LimiterFactory = (options: { keyPrefix: string; points: number; duration: number }) => RateLimiterAbstract;
 
 function limiterFactory(db: Knex, database: DatabaseConfig, counter?: { add(n?: number, sql?: string): void }): { create: LimiterFactory; close(): Promise<void> } {
   if (database.client === 'pg') {
@@ -103,72 +95,29 @@ function limiterFactory(db: Knex, database: DatabaseConfig, counter?: { add(n?: 
 
 export function createThrottle(db: Knex, database: DatabaseConfig, settings: ThrottleSettings = DEFAULT_THROTTLE, counter?: { add(n?: number, sql?: string): void }) {
   const { create, close } = limiterFactory(db, database, counter);
-  const loginFailures = create({ keyPrefix: 'login-fail', points: 1_000_000, duration: WINDOW_LOGIN_FAILURES });
-  // One attempt per back-off window once the free attempts are used up.
-  const loginGate = create({ keyPrefix: 'login-gate', points: 1, duration: settings.loginBackoffSeconds });
-  const loginIp = create({ keyPrefix: 'login-ip', points: settings.loginIpAttempts, duration: 15 * 60 });
-  const clientAuth = create({ keyPrefix: 'client-auth', points: settings.clientAuthAttempts, duration: 60 });
+  // Counted only when a secret was wrong: a right secret is never slowed, looked up or counted.
+  const clientAuthPair = create({ keyPrefix: 'client-auth-pair', points: settings.clientAuthAttempts, duration: 60 });
+  const clientAuthIp = create({ keyPrefix: 'client-auth-ip', points: settings.clientAuthIpAttempts, duration: 60 });
   const registrationToken = create({ keyPrefix: 'reg-iat', points: settings.registrationsPerToken, duration: 3600 });
   const registrationIp = create({ keyPrefix: 'reg-ip', points: settings.registrationsPerIp, duration: 3600 });
 
-  /** Client ids seen with no failures, and when (performance.now()). */
-  const cleanClients = new Map<string, number>();
-
-  function backoffSeconds(failure: number): number {
-    const beyond = failure - settings.loginFreeAttempts - 1;
-    return Math.min(settings.loginBackoffSeconds * 2 ** Math.min(beyond, 20), settings.loginBackoffMaxSeconds);
-  }
-
   return {
+    login: createLoginThrottle(create, settings),
+
     /**
-     * Call before checking a password. Reserves the attempt atomically, so parallel guesses
-     * cannot overrun the limit; throws Throttled when the attempt must wait.
-     * Returns the callbacks to report the outcome.
+     * Call after a wrong client secret. Counts it against the (client id, address) pair and the
+     * address; throws Throttled once either is over its limit, so that address's further wrong
+     * secrets answer 429. Nobody else is affected: the client keeps working from every other
+     * address, and from this one with its right secret (256-bit secrets are not guessed; this
+     * answers noise and load, and never lets a stranger switch a client off).
      */
-    async beginLogin(email: string, ip: string): Promise<{ succeeded(): Promise<void> }> {
-      const account = key('account', email.trim().toLowerCase());
-      const address = key('ip', ip);
+    async clientAuthFailed(clientId: string, ip: string): Promise<void> {
       try {
-        await loginIp.consume(address);
+        await Promise.all([clientAuthPair.consume(key('client', clientId, ip)), clientAuthIp.consume(key('ip', ip))]);
       } catch (res) {
         if (res instanceof RateLimiterRes) throw new Throttled(retryAfter(res));
         throw res;
       }
-      const { consumedPoints: failure } = await loginFailures.consume(account);
-      if (failure > settings.loginFreeAttempts) {
-        try {
-          await loginGate.consume(account, 1, { customDuration: backoffSeconds(failure) });
-        } catch (res) {
-          if (res instanceof RateLimiterRes) throw new Throttled(retryAfter(res));
-          throw res;
-        }
-      }
-      return {
-        async succeeded() {
-          await Promise.all([loginFailures.delete(account), loginGate.delete(account), loginIp.reward(address, 1)]);
-        },
-      };
-    },
-
-    /**
-     * Call before comparing a client secret; throws Throttled while the client id is paused.
-     * A client with no recent failure is not looked up again for a second: client
-     * authentication is on every token request, failures are rare, and a pause lasts a minute.
-     */
-    async checkClientAuth(clientId: string): Promise<void> {
-      const clean = cleanClients.get(clientId);
-      if (clean !== undefined && performance.now() - clean < CLEAN_FOR_MS) return;
-      const res = await clientAuth.get(key('client', clientId));
-      if (res && res.consumedPoints >= settings.clientAuthAttempts) throw new Throttled(retryAfter(res));
-      if (!res || res.consumedPoints === 0) {
-        cleanClients.set(clientId, performance.now());
-        if (cleanClients.size > 10_000) cleanClients.delete(cleanClients.keys().next().value as string);
-      } else cleanClients.delete(clientId);
-    },
-
-    async clientAuthFailed(clientId: string): Promise<void> {
-      cleanClients.delete(clientId);
-      await clientAuth.penalty(key('client', clientId), 1);
     },
 
     /** Counts one registration attempt; throws Throttled over the limit. */
