@@ -293,6 +293,42 @@ export async function findPayloads(
   return payloads;
 }
 
+/**
+ * Rewrites one stored payload with `change`, only if nobody wrote the row meanwhile: a
+ * compare-and-swap on the sealed value (unique per write, its nonce is random), retried on a
+ * conflict, so an edit never overwrites a concurrent write it did not see. Lookup columns,
+ * expiry and `consumed_at` are left as they are. Returns the new payload, or undefined when the
+ * row is gone or `change` wants nothing changed.
+ */
+export async function updatePayload(
+  db: Knex,
+  sealer: Sealer,
+  model: string,
+  id: string,
+  change: (payload: AdapterPayload) => AdapterPayload | undefined,
+  { attempts = 8 } = {},
+): Promise<AdapterPayload | undefined> {
+  const key = sealer.digest(id);
+  const aad = `${model}:${key}`;
+  for (let attempt = 0; attempt < attempts; attempt += 1) {
+    const [row] = rowsOf<{ payload: string }>(await db.raw(`SELECT payload FROM ${TABLE} WHERE model = ? AND id = ?`, [model, key]));
+    if (!row) return undefined;
+    let payload: AdapterPayload;
+    try {
+      payload = JSON.parse(sealer.open(row.payload, aad)) as AdapterPayload;
+    } catch {
+      return undefined;
+    }
+    const next = change(payload);
+    if (!next) return undefined;
+    const written = rowsOf(
+      await db.raw(`UPDATE ${TABLE} SET payload = ? WHERE model = ? AND id = ? AND payload = ? RETURNING id`, [sealer.seal(JSON.stringify(next), aad), model, key, row.payload]),
+    );
+    if (written.length > 0) return next;
+  }
+  throw new Error(`${model} kept changing while it was being updated`);
+}
+
 /** Unexpired payloads of one model issued under a grant (e.g. the access tokens to recall). */
 export async function findPayloadsByGrant(db: Knex, sealer: Sealer, model: string, grantId: string, now = Date.now()): Promise<AdapterPayload[]> {
   const rows = rowsOf<PayloadRow & { id: string }>(

@@ -24,6 +24,7 @@ import * as refreshGrant from 'oidc-provider/lib/actions/grants/refresh_token.js
 import * as codeGrant from 'oidc-provider/lib/actions/grants/authorization_code.js';
 import * as grantHelpers from 'oidc-provider/lib/helpers/grants.js';
 import { isConsumeConflict } from './provider.ts';
+import { holdToGrant } from './grant-bound.ts';
 
 /** How long a loser waits for the winning redemption to finish answering. */
 const IN_FLIGHT_WAIT_MS = 3000;
@@ -152,6 +153,8 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
   // The refresh handler checks `consumed` inline (no helper to swap), so while it runs for the
   // presented token, `find` reports it unconsumed and checks `resource` before any consume.
   const RefreshToken = provider.RefreshToken as unknown as { find(value: unknown, options?: unknown): Promise<Consumable | undefined> };
+  /** The token this refresh request presented, for holding it to its grant once that is loaded. */
+  const presented = new WeakMap<Ctx, Consumable>();
   const find = RefreshToken.find.bind(RefreshToken);
   RefreshToken.find = async function findForRedemption(value, findOptions) {
     const found = await find(value, findOptions);
@@ -169,10 +172,20 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
       }
       if (found.consumed) found.consumedBefore = Number(found.consumed);
       delete found.consumed;
+      presented.set(ctx, found);
     }
     return found;
   };
-  const refreshHandler = bind(refreshGrant.handler);
+  // The handler loads the grant right after the token: that is where the token is held to what
+  // the grant still holds (grant-bound.ts), before its scope is checked or copied to a successor.
+  const refreshHandler = bind(refreshGrant.handler, {
+    async validateGrant(_provider: unknown, ctx: unknown, grantId: unknown) {
+      const grant = await (grantHelpers.validateGrant as Helper)(provider, ctx, grantId);
+      const token = presented.get(ctx as Ctx);
+      if (token) await holdToGrant(provider, token as never, grant as never);
+      return grant;
+    },
+  });
 
   async function graceReplay(value: string, clientId: string, consumedBefore?: number): Promise<Record<string, unknown> | undefined> {
     const entry = await settled(value, consumedBefore);

@@ -2,12 +2,14 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { ResourceCatalog } from '../services/resources.ts';
+import { exceedsGrant, narrowToGrant, type GrantScopes } from '../services/grant-scopes.ts';
 
 type Client = NonNullable<KoaContextWithOIDC['oidc']['client']>;
 interface IntrospectedToken {
   kind: string;
   clientId?: string;
   aud?: string | string[];
+  scope?: string;
 }
 
 function audiences(token: IntrospectedToken): string[] {
@@ -21,8 +23,16 @@ function audiences(token: IntrospectedToken): string[] {
  * client it was issued to. Everyone else gets `{"active": false}`.
  */
 export function createIntrospectionPolicy(catalog: ResourceCatalog) {
-  return async function allowedPolicy(_ctx: KoaContextWithOIDC, client: Client, token: IntrospectedToken) {
-    if (token.kind === 'RefreshToken') return token.clientId === client.clientId;
+  return async function allowedPolicy(ctx: KoaContextWithOIDC, client: Client, token: IntrospectedToken) {
+    // The provider has loaded the token's grant by now: a token carrying a scope the user has
+    // since removed is recalled (grant-bound.ts), a refresh token is described as narrowed.
+    const grant = ctx.oidc.entities.Grant as GrantScopes | undefined;
+    if (token.kind === 'RefreshToken') {
+      if (token.clientId !== client.clientId) return false;
+      if (grant) token.scope = narrowToGrant(token, grant).scope;
+      return true;
+    }
+    if (token.kind === 'AccessToken' && grant && exceedsGrant(token, grant)) return false;
     const resource = (await catalog.current()).forIntrospectionClient(client.clientId);
     if (!resource) return false;
     const aud = audiences(token);

@@ -5,7 +5,8 @@ import type { Knex } from 'knex';
 import type Provider from 'oidc-provider';
 import type { AdapterPayload } from 'oidc-provider';
 import type { Sealer } from '../../adapters/at-rest.ts';
-import { findPayloads, findPayloadsByGrant } from '../../adapters/knex-adapter.ts';
+import { findPayloads, findPayloadsByGrant, updatePayload } from '../../adapters/knex-adapter.ts';
+import { exceedsGrant, narrowToGrant, withoutScope, type TokenScopes } from './grant-scopes.ts';
 import type { Audit } from './audit.ts';
 
 export interface GrantSummary {
@@ -49,6 +50,24 @@ export function summarize(payload: GrantPayload): GrantSummary {
 }
 
 export function createGrants({ db, sealer, provider, audit }: { db: Knex; sealer: Sealer; provider: Provider; audit: Audit }) {
+  /**
+   * A grant without offline_access does not outlive logout (oidc-provider revokes a session's
+   * grants unless `persistsLogout`): the sessions that gave this one forget that it persisted.
+   */
+  async function bindToSessions(grantId: string, grant: GrantPayload): Promise<void> {
+    const clientId = String(grant.clientId);
+    for (const session of await findPayloads(db, sealer, 'Session', { accountId: String(grant.accountId) })) {
+      const authorization = (session.authorizations as Record<string, { grantId?: string; persistsLogout?: boolean }> | undefined)?.[clientId];
+      if (!authorization || authorization.grantId !== grantId || !authorization.persistsLogout) continue;
+      await updatePayload(db, sealer, 'Session', String(session.jti), (payload) => {
+        const authorizations = payload.authorizations as Record<string, { persistsLogout?: boolean }> | undefined;
+        const entry = authorizations?.[clientId];
+        if (!entry?.persistsLogout) return undefined;
+        return { ...payload, authorizations: { ...authorizations, [clientId]: { ...entry, persistsLogout: false } } };
+      });
+    }
+  }
+
   async function find(grantId: string): Promise<GrantSummary | undefined> {
     const payload = (await provider.Grant.adapter.find(grantId)) as GrantPayload | undefined;
     return payload ? summarize({ ...payload, jti: grantId }) : undefined;
@@ -72,33 +91,41 @@ export function createGrants({ db, sealer, provider, audit }: { db: Knex; sealer
     },
 
     /**
-     * Takes one scope out of the grant. Access tokens carrying it are recalled; refresh tokens
-     * stay, and the next refresh yields tokens without it (the provider filters by the grant).
+     * Takes one scope out of the grant, and out of every token issued under it: access tokens and
+     * unredeemed codes carrying it are recalled; refresh tokens are narrowed, so the app's next
+     * refresh yields only what is left. A resource whose last scope goes leaves the grant (no
+     * token for it is issued again). Without offline_access the grant ends with the login session
+     * that gave it: its refresh tokens become bound to that session, and signing out revokes it.
+     * The grant is rewritten with a compare-and-swap, so a consent or another edit made meanwhile
+     * is kept, never overwritten; a refresh racing this edit is held to the grant when its token
+     * is next used (server/oidc/grant-bound.ts).
      */
     async removeScope(grantId: string, scope: string, by: { actor: 'user' | 'operator'; ip?: string }): Promise<boolean> {
-      const grant = await provider.Grant.find(grantId);
-      if (!grant) return false;
-      const shape = grant as unknown as { openid?: { scope?: string }; resources?: Record<string, string> };
-      let removed = false;
-      if (scope !== 'openid' && shape.openid?.scope?.split(' ').includes(scope)) {
-        shape.openid.scope = shape.openid.scope.split(' ').filter((s) => s !== scope).join(' ');
-        removed = true;
+      const updated = await updatePayload(db, sealer, 'Grant', grantId, (payload) => {
+        const { grant, removed } = withoutScope(payload as GrantPayload, scope);
+        return removed ? grant : undefined;
+      });
+      if (!updated) return false;
+      const grant = updated as GrantPayload;
+      for (const token of await findPayloadsByGrant(db, sealer, 'RefreshToken', grantId)) {
+        await updatePayload(db, sealer, 'RefreshToken', String(token.jti), (payload) => {
+          const narrowed = narrowToGrant(payload as TokenScopes, grant);
+          if (!narrowed.changed) return undefined;
+          const { resource: _resource, ...rest } = payload;
+          return { ...rest, scope: narrowed.scope, expiresWithSession: narrowed.expiresWithSession, ...(narrowed.resource === undefined ? {} : { resource: narrowed.resource }) };
+        });
       }
-      for (const [indicator, scopes] of Object.entries(shape.resources ?? {})) {
-        if (scopes.split(' ').includes(scope)) {
-          (shape.resources as Record<string, string>)[indicator] = scopes.split(' ').filter((s) => s !== scope).join(' ');
-          removed = true;
-        }
-      }
-      if (!removed) return false;
-      await grant.save();
       for (const token of await findPayloadsByGrant(db, sealer, 'AccessToken', grantId)) {
-        if (typeof token.scope === 'string' && token.scope.split(' ').includes(scope)) await provider.AccessToken.adapter.destroy(String(token.jti));
+        if (exceedsGrant(token as { scope?: string; aud?: string }, grant)) await provider.AccessToken.adapter.destroy(String(token.jti));
       }
+      for (const code of await findPayloadsByGrant(db, sealer, 'AuthorizationCode', grantId)) {
+        if (narrowToGrant(code as TokenScopes, grant).changed) await provider.AuthorizationCode.adapter.destroy(String(code.jti));
+      }
+      if (scope === 'offline_access') await bindToSessions(grantId, grant);
       await audit.record({
         event: 'consent.changed',
-        accountId: grant.accountId,
-        clientId: grant.clientId,
+        accountId: String(grant.accountId),
+        clientId: String(grant.clientId),
         grantId,
         actor: by.actor,
         ip: by.ip,
