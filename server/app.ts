@@ -23,7 +23,7 @@ import { securityHeaders } from './http/security-headers.ts';
 import { sameOriginPosts } from './http/same-origin.ts';
 import { pinToIssuer } from './http/pin-to-issuer.ts';
 import { missingClientAuthIs401 } from './oidc/client-auth-errors.ts';
-import { unverifiedRedirectInterstitial } from './oidc/interstitial.ts';
+import { createInterstitial } from './oidc/interstitial.ts';
 import { benchRoutes, countStatements, memoryAdapterFactory, type BenchMode } from './bench-mode.ts';
 import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
 import { adapterErrors, createProvider } from './oidc/provider.ts';
@@ -130,6 +130,7 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
     findEarlierGrantId,
     isVerifiedClient,
     log,
+    interstitial: createInterstitial({ views, isVerifiedClient }),
   });
   throttleClientSecrets(provider, throttle);
   installSingleUseGrants(provider, {
@@ -202,7 +203,6 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   app.use(interactions.routes()).use(interactions.allowedMethods());
   app.use(account.routes()).use(account.allowedMethods());
   app.use(throttleRegistration(throttle, '/reg'));
-  app.use(unverifiedRedirectInterstitial({ views, isVerifiedClient }));
   app.use(missingClientAuthIs401({ issuer: config.issuer }));
   app.use(mount(provider as unknown as Koa));
 

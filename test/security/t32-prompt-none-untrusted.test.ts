@@ -4,7 +4,10 @@
 // login_required when nobody is signed in): a registered URI of an operator-verified client is
 // fine. For a client flagged unverified (dynamic registration), Latchkey instead shows an
 // interstitial page naming where the user is about to go ("you are leaving for <host>") before
-// any redirect that the user did not ask for — including errors such as invalid_scope.
+// any redirect that the user did not ask for — including errors such as invalid_scope — in
+// every response mode: with response_mode=form_post the page shows the warning and a button that
+// posts the answer, instead of the provider's self-submitting form (nothing reaches the client
+// before the user chooses).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type Harness } from '../helpers/harness.ts';
 import { createFixtures, REDIRECT, type Fixtures } from '../helpers/fixtures.ts';
@@ -33,8 +36,8 @@ describe.each(STORES)('T32 prompt=none and error redirects for untrusted clients
   });
   afterAll(async () => h?.close());
 
-  async function silent(browser: Browser, config: Parameters<typeof open>[1], scope = 'openid contacts:read') {
-    const request = await authorizationRequest(config, { redirect_uri: REDIRECT, scope, prompt: 'none' });
+  async function silent(browser: Browser, config: Parameters<typeof open>[1], scope = 'openid contacts:read', responseMode?: string) {
+    const request = await authorizationRequest(config, { redirect_uri: REDIRECT, scope, prompt: 'none', response_mode: responseMode });
     return { request, answer: await browser.request(request.url.toString()) };
   }
 
@@ -62,6 +65,20 @@ describe.each(STORES)('T32 prompt=none and error redirects for untrusted clients
     expect(targets.some((target) => target?.startsWith(REDIRECT))).toBe(true);
   }
 
+  /** In form_post mode the choice is a form posting the answer (error, state, iss) to the client. */
+  function expectPostingChoice(answer: Page, error: string, state: string) {
+    const form = tags(answer.body).find((t) => t.name === 'form' && t.attrs.action === REDIRECT);
+    expect(form?.attrs.method?.toLowerCase(), summary(answer)).toBe('post');
+    const hidden = Object.fromEntries(
+      tags(answer.body)
+        .filter((t) => t.name === 'input' && t.attrs.type === 'hidden')
+        .map((t) => [t.attrs.name, t.attrs.value]),
+    );
+    expect(hidden).toMatchObject({ error, state, iss: h.issuer });
+    expect(hidden.code).toBeUndefined();
+    expect(answer.headers.get('content-security-policy')).toContain(`form-action 'self' ${new URL(REDIRECT).origin}`);
+  }
+
   describe('an operator-verified client the user never approved', () => {
     it('signed in: prompt=none → 303 to the registered URI with consent_required', async () => {
       const app = await addClient(h);
@@ -76,24 +93,41 @@ describe.each(STORES)('T32 prompt=none and error redirects for untrusted clients
     });
   });
 
-  describe('an unverified (dynamically registered) client', () => {
+  it('an operator-verified client in form_post mode gets the answer posted as usual', async () => {
+    const app = await addClient(h);
+    const { request, answer } = await silent(signedIn, app.config, 'openid contacts:read', 'form_post');
+    // The provider's own self-submitting page (400 for an error answer).
+    expect(answer.status).toBe(400);
+    expect(answer.body).toContain('document.forms[0].submit()');
+    expect(tags(answer.body).some((t) => t.name === 'form' && t.attrs.action === REDIRECT)).toBe(true);
+    expect(answer.body).toContain('name="error" value="consent_required"');
+    expect(answer.body).toContain(`name="state" value="${request.state}"`);
+  });
+
+  describe.each(['query', 'form_post'])('an unverified (dynamically registered) client, response_mode=%s', (mode) => {
+    const responseMode = mode === 'query' ? undefined : mode;
+    const expectChoice = (answer: Page, error: string, state: string) => {
+      expectInterstitial(answer);
+      if (mode === 'form_post') expectPostingChoice(answer, error, state);
+    };
+
     it('signed in, never approved: prompt=none shows an interstitial before any redirect', async () => {
       const dyn = await registerClient(h, { client_name: 'Unverified Silent App' });
-      const { answer } = await silent(signedIn, dyn.config);
-      expectInterstitial(answer);
+      const { request, answer } = await silent(signedIn, dyn.config, 'openid contacts:read', responseMode);
+      expectChoice(answer, 'consent_required', request.state);
     });
 
     it('not signed in: prompt=none shows an interstitial before any redirect', async () => {
       const dyn = await registerClient(h, { client_name: 'Unverified Anonymous App' });
-      const { answer } = await silent(new Browser(), dyn.config);
-      expectInterstitial(answer);
+      const { request, answer } = await silent(new Browser(), dyn.config, 'openid contacts:read', responseMode);
+      expectChoice(answer, 'login_required', request.state);
     });
 
     it('an invalid_scope error shows an interstitial before any redirect', async () => {
       const dyn = await registerClient(h, { client_name: 'Unverified Bad Scope App' });
-      const request = await authorizationRequest(dyn.config, { redirect_uri: REDIRECT, scope: 'openid nonexistent' });
+      const request = await authorizationRequest(dyn.config, { redirect_uri: REDIRECT, scope: 'openid nonexistent', response_mode: responseMode });
       const answer = await new Browser().request(request.url.toString());
-      expectInterstitial(answer);
+      expectChoice(answer, 'invalid_scope', request.state);
     });
 
     it('an interactive request still reaches the login and consent pages (the interstitial is only for redirects)', async () => {
