@@ -69,6 +69,8 @@ describe('T42f fuzz oracles', () => {
     expect(kinds(request({ target: 'authorize', method: 'GET' }), response({ status: 303, headers: { location: 'http://127.0.0.1:9999/cb?code=x' }, body: '' }))).toEqual([]);
     // Input echoed back is not a leak.
     expect(kinds(request({ body: Buffer.from('grant_type=TypeError') }), response({ body: '{"error":"unsupported_grant_type","error_description":"TypeError"}' }))).toEqual([]);
+    // A random token that happens to spell an internal name is not a leak.
+    expect(kinds(request(), response({ status: 201, body: '{"registration_access_token":"JZIENCHvqCf77KhGQP6RlmCzI0KnexYrpbpUDAyf1lf","x":"aSQLITEb"}' }))).toEqual([]);
     // Oversized requests may be cut off.
     expect(kinds(request({ oversized: true }), response({ status: 0, transportError: 'ECONNRESET: socket hang up' }))).toEqual([]);
   });
