@@ -150,6 +150,9 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   // Scheme and host always come from the issuer (pinToIssuer rewrites the forwarded headers),
   // so reading them is safe; the client IP is taken from X-Forwarded-For only with TRUST_PROXY.
   app.proxy = true;
+  // With TRUST_PROXY, the client address is the X-Forwarded-For entry PROXY_HOPS from the right
+  // (Koa reads only the last maxIpsCount entries); anything further left is the client's claim.
+  app.maxIpsCount = config.proxyHops;
   app.use(pinToIssuer({ issuer: config.issuer, trustProxy: config.trustProxy }));
 
   app.use(async (ctx, next) => {

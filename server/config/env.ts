@@ -21,6 +21,12 @@ export interface Config {
   keysJson: string | undefined;
   /** Trust X-Forwarded-* headers. Only behind a proxy that overwrites them. */
   trustProxy: boolean;
+  /**
+   * How many trusted proxies append to X-Forwarded-For: the client address is the entry this
+   * many from the right (what the outermost trusted proxy saw). Entries further left are the
+   * client's own claim. 1 with TRUST_PROXY.
+   */
+  proxyHops: number;
   /** Seed the demo user, clients and resource server into an empty database. */
   seedDemo: boolean;
   /** Seconds between purges of expired rows. */
@@ -168,6 +174,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     throw new ConfigError(`GRANT_DURATION_DEFAULT (${grantDurationDefault}) must be one of GRANT_DURATIONS (${grantDurations.join(',')})`);
   }
 
+  const trustProxy = readBoolean(env, 'TRUST_PROXY', false);
+  if (!trustProxy && env.PROXY_HOPS?.trim()) throw new ConfigError('PROXY_HOPS is set but TRUST_PROXY is not: forwarded headers are ignored unless TRUST_PROXY=true');
+  const proxyHops = readInteger(env, 'PROXY_HOPS', 1, { min: 1, max: 10 });
+
   const config: Config = {
     env: mode,
     issuer: readIssuer(env, port, mode),
@@ -175,7 +185,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     database,
     keysFile: path.resolve(env.KEYS_FILE?.trim() || 'data/keys.json'),
     keysJson: env.LATCHKEY_KEYS?.trim() || undefined,
-    trustProxy: readBoolean(env, 'TRUST_PROXY', false),
+    trustProxy,
+    proxyHops,
     seedDemo: readBoolean(env, 'SEED_DEMO', mode !== 'production'),
     purgeIntervalSeconds: readInteger(env, 'PURGE_INTERVAL', 300, { min: 1, max: DAY }),
     // Decision: a short window, at most 10 s, only for the immediately previous token.
