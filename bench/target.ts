@@ -54,6 +54,7 @@ export async function startTarget(kind: TargetKind, cpus: string | undefined, no
     },
     cpus,
     nodeArgs,
+    bundle: 'bench',
   });
   await server.ready(60_000);
   return {

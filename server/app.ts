@@ -3,6 +3,8 @@ import Koa from 'koa';
 import mount from 'koa-mount';
 import type { Knex } from 'knex';
 import type Provider from 'oidc-provider';
+import type { Adapter } from 'oidc-provider';
+import type Router from '@koa/router';
 import type { Config } from './config/env.ts';
 import type { KeyMaterial } from './config/keys.ts';
 import { createSealer } from '../adapters/at-rest.ts';
@@ -24,8 +26,6 @@ import { sameOriginPosts } from './http/same-origin.ts';
 import { pinToIssuer } from './http/pin-to-issuer.ts';
 import { missingClientAuthIs401 } from './oidc/client-auth-errors.ts';
 import { createInterstitial } from './oidc/interstitial.ts';
-import { benchRoutes, countStatements, memoryAdapterFactory, type BenchMode } from './bench-mode.ts';
-import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
 import { adapterErrors, createProvider } from './oidc/provider.ts';
 import { installSingleUseGrants } from './oidc/single-use.ts';
 import { interactionRoutes } from './routes/interaction.ts';
@@ -42,6 +42,19 @@ import { throttleClientSecrets, throttleRegistration } from './security/throttle
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']);
 
+/**
+ * What a measuring harness (bench/instrumentation.ts) may hook into. Nothing in the production
+ * entry supplies it: the benchmarks run their own entry (bench/server.ts).
+ */
+export interface Instrumentation {
+  /** Told of every statement the app's own connections run. */
+  onStatement?: (sql: string) => void;
+  /** Keeps the provider's models somewhere else than the database (the in-memory baseline). */
+  providerStorage?: (clients: { adapter(): Adapter }) => { adapter: (model: string) => Adapter; redemptions: Adapter };
+  /** Routes of the harness's own, served before the provider. */
+  routes?: Router;
+}
+
 export interface AppDeps {
   config: Readonly<Config>;
   keys: KeyMaterial;
@@ -49,8 +62,8 @@ export interface AppDeps {
   log: Logger;
   /** Epoch milliseconds; tests move it to expire things. */
   now?: () => number;
-  /** Benchmarks only: which storage the provider's models use, and /bench/stats. */
-  bench?: BenchMode;
+  /** Hooks for measuring the app (benchmarks); production runs without any. */
+  instrument?: Instrumentation;
 }
 
 export interface LatchkeyApp {
@@ -78,8 +91,9 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   const views = createViews({ cache: config.env === 'production' });
   const csrf = createCsrf(keys.data);
   const audit = createAudit(db, log, now);
-  const counter = deps.bench ? countStatements(db) : undefined;
-  const throttle = createThrottle(db, config.database, config.throttle, counter);
+  const instrument = deps.instrument ?? {};
+  const onStatement = instrument.onStatement;
+  const throttle = createThrottle(db, config.database, config.throttle, onStatement);
 
   // oidc-provider validates client metadata synchronously against the resource snapshot: make
   // sure a client created a moment after its resource server (CLI, another instance) compiles.
@@ -108,22 +122,22 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
 
   // Writes that arrive together share one commit and few statements (group-commit.ts); on
   // SQLite the adapter's statements run prepared, reused (sqlite-statements.ts).
-  const statements = isPostgres(db) ? undefined : new SqliteStatements(db, { onStatement: counter && ((sql) => counter.add(1, sql)) });
+  const statements = isPostgres(db) ? undefined : new SqliteStatements(db, { onStatement });
   const writer = new GroupCommit(db, { statements });
   // Lookups get a read-only connection of their own on a SQLite file, so they never queue
   // behind a commit's sync or a purge batch (WAL lets them read meanwhile).
   const readConnection =
     config.database.client === 'sqlite' && config.database.filename !== ':memory:'
-      ? new SqliteReadConnection(sqlite3, config.database.filename, { onStatement: counter && ((sql) => counter.add(1, sql)) })
+      ? new SqliteReadConnection(sqlite3, config.database.filename, { onStatement })
       : undefined;
   const reader = new PayloadReader(db, now, readConnection ?? statements);
+  const storage = instrument.providerStorage?.(clientsForProvider);
   const provider = createProvider({
     config,
     keys,
     adapter:
-      deps.bench === 'memory'
-        ? memoryAdapterFactory(clientsForProvider)
-        : createAdapterFactory(db, sealer, clientsForProvider, { errors: adapterErrors, now, revokedGrantTtl: config.ttl.grant, writer, reader }),
+      storage?.adapter ??
+      createAdapterFactory(db, sealer, clientsForProvider, { errors: adapterErrors, now, revokedGrantTtl: config.ttl.grant, writer, reader }),
     accounts,
     catalog,
     views,
@@ -134,11 +148,11 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   });
   throttleClientSecrets(provider, throttle);
   installSingleUseGrants(provider, {
-    redemptions: deps.bench === 'memory' ? new MemoryAdapter('Redemption') : new PayloadAdapter(db, 'Redemption', sealer, { errors: adapterErrors, now, writer, reader }),
+    redemptions: storage?.redemptions ?? new PayloadAdapter(db, 'Redemption', sealer, { errors: adapterErrors, now, writer, reader }),
     graceSeconds: config.refreshGraceSeconds,
     now,
     // A refresh's consume, new tokens and grace record commit together (adapters/write-unit.ts).
-    oneUnit: deps.bench === 'memory' ? undefined : (work) => asOneUnit(writer, work),
+    oneUnit: storage ? undefined : (work) => asOneUnit(writer, work),
     onReuse: (ctx, grantId, kind) =>
       audit.note({ event: 'token.reuse_detected', clientId: ctx.oidc.client?.clientId, grantId, actor: 'client', ip: ctx.ip, details: { kind } }),
   });
@@ -202,7 +216,7 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   auditProviderEvents(provider, audit, grants);
   const account = accountRoutes({ provider, accounts, grants, audit, catalog, views, csrf, issuer: config.issuer });
   app.use(site.routes()).use(site.allowedMethods());
-  if (deps.bench && counter) app.use(benchRoutes(counter, deps.bench).routes());
+  if (instrument.routes) app.use(instrument.routes.routes());
   app.use(interactions.routes()).use(interactions.allowedMethods());
   app.use(account.routes()).use(account.allowedMethods());
   app.use(throttleRegistration(throttle, '/reg'));

@@ -86,6 +86,27 @@ function readEnvironment(env: Env): Config['env'] {
   throw new ConfigError(`NODE_ENV must be development, production or test, got ${JSON.stringify(raw)}`);
 }
 
+/** localhost, 127.0.0.0/8 or [::1]: an address only this machine can reach. */
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(hostname);
+}
+
+/**
+ * Outside production the server seeds a demo user with a published password and generates its
+ * own keys: fine on a developer's machine, an open door anywhere else. Forgetting
+ * NODE_ENV=production on a reachable address must fail closed.
+ */
+function refuseDevelopmentOnPublicIssuer(env: Env, issuer: string, mode: Config['env']): void {
+  if (mode === 'production' || isLoopbackHost(new URL(issuer).hostname)) return;
+  if (readBoolean(env, 'ALLOW_DEV_ON_PUBLIC_ISSUER', false)) return;
+  throw new ConfigError(
+    `ISSUER ${issuer} is not a loopback address, but NODE_ENV is ${mode}: outside production the server seeds a demo user ` +
+      'with a published password and generates its own keys. For a server others can reach, set NODE_ENV=production ' +
+      '(it needs an https ISSUER and key material in KEYS_FILE or LATCHKEY_KEYS: npx latchkey keys init --file PATH). ' +
+      'To run development mode on this address anyway, set ALLOW_DEV_ON_PUBLIC_ISSUER=true.',
+  );
+}
+
 function readIssuer(env: Env, port: number, mode: Config['env']): string {
   const raw = env.ISSUER?.trim() || `http://localhost:${port}`;
   const url = URL.parse(raw);
@@ -100,7 +121,9 @@ function readIssuer(env: Env, port: number, mode: Config['env']): string {
     throw new ConfigError('ISSUER must use https in production (RFC 9700 §2.6)');
   }
   // The provider appends paths to the issuer; a trailing slash would give `//auth`.
-  return raw.replace(/\/+$/, '');
+  const issuer = raw.replace(/\/+$/, '');
+  refuseDevelopmentOnPublicIssuer(env, issuer, mode);
+  return issuer;
 }
 
 export function parseDatabaseUrl(raw: string, synchronous: 'FULL' | 'NORMAL' = 'FULL'): DatabaseConfig {

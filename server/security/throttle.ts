@@ -51,7 +51,7 @@ export const DEFAULT_THROTTLE: ThrottleSettings = {
 
 const TABLE = 'rate_limits';
 
-function limiterFactory(db: Knex, database: DatabaseConfig, counter?: { add(n?: number, sql?: string): void }): { create: LimiterFactory; close(): Promise<void> } {
+function limiterFactory(db: Knex, database: DatabaseConfig, onStatement?: (sql: string) => void): { create: LimiterFactory; close(): Promise<void> } {
   if (database.client === 'pg') {
     return {
       create: (options) =>
@@ -67,7 +67,7 @@ function limiterFactory(db: Knex, database: DatabaseConfig, counter?: { add(n?: 
   const connection = new sqlite3.Database(database.filename);
   connection.configure('busyTimeout', 5000);
   // Benchmarks count this connection's statements too (Knex's are counted by its events).
-  if (counter) connection.on('trace', (sql: string) => counter.add(1, `limiter: ${sql}`));
+  if (onStatement) connection.on('trace', (sql: string) => onStatement(`limiter: ${sql}`));
   let queue: Promise<unknown> = Promise.resolve();
   const oneAtATime = <T>(operation: () => Promise<T>): Promise<T> => {
     const run = queue.then(operation, operation);
@@ -93,8 +93,8 @@ function limiterFactory(db: Knex, database: DatabaseConfig, counter?: { add(n?: 
   };
 }
 
-export function createThrottle(db: Knex, database: DatabaseConfig, settings: ThrottleSettings = DEFAULT_THROTTLE, counter?: { add(n?: number, sql?: string): void }) {
-  const { create, close } = limiterFactory(db, database, counter);
+export function createThrottle(db: Knex, database: DatabaseConfig, settings: ThrottleSettings = DEFAULT_THROTTLE, onStatement?: (sql: string) => void) {
+  const { create, close } = limiterFactory(db, database, onStatement);
   // Counted only when a secret was wrong: a right secret is never slowed, looked up or counted.
   const clientAuthPair = create({ keyPrefix: 'client-auth-pair', points: settings.clientAuthAttempts, duration: 60 });
   const clientAuthIp = create({ keyPrefix: 'client-auth-ip', points: settings.clientAuthIpAttempts, duration: 60 });

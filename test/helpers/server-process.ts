@@ -8,13 +8,13 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { ROOT, waitForHttp } from './processes.ts';
-import { buildServer } from '../../bin/build-server.js';
+import { buildBenchServer, buildServer } from '../../bin/build-server.js';
 
-let built: string | undefined;
-/** The server bundle, built once per process from the sources as they are now. */
-function serverBundle(): string {
-  built ??= buildServer();
-  return built;
+const built: { server?: string; bench?: string } = {};
+/** The server bundle (or the benchmarks' one), built once per process from the sources as they are now. */
+function serverBundle(kind: 'server' | 'bench'): string {
+  if (kind === 'bench') return (built.bench ??= buildBenchServer());
+  return (built.server ??= buildServer());
 }
 
 export interface Exit {
@@ -45,9 +45,22 @@ export function hasTaskset(): boolean {
  * `cpus` (a taskset list such as "1") pins the server when taskset exists; `nodeArgs` go to node
  * (e.g. --cpu-prof, which NODE_OPTIONS refuses).
  */
-export function startServerProcess({ port, env, cpus, nodeArgs = [] }: { port: number; env: Record<string, string>; cpus?: string; nodeArgs?: string[] }): ServerChild {
+export function startServerProcess({
+  port,
+  env,
+  cpus,
+  nodeArgs = [],
+  bundle = 'server',
+}: {
+  port: number;
+  env: Record<string, string>;
+  cpus?: string;
+  nodeArgs?: string[];
+  /** `bench`: the benchmarks' server (bench/server.ts: BENCH_MODE, /bench/stats). */
+  bundle?: 'server' | 'bench';
+}): ServerChild {
   const issuer = env.ISSUER ?? `http://127.0.0.1:${port}`;
-  const node = [process.execPath, ...nodeArgs, serverBundle()];
+  const node = [process.execPath, ...nodeArgs, serverBundle(bundle)];
   const [command, ...args] = cpus ? ['taskset', '-c', cpus, ...node] : node;
   const child = spawn(command as string, args, {
     cwd: ROOT,

@@ -33,7 +33,8 @@ describe.each(STORES)('T23 forwarded headers cannot change the issuer (%s)', (st
   let df: Fixtures;
 
   beforeAll(async () => {
-    proxied = await startServer({ store, env: { TRUST_PROXY: 'true', ISSUER: PUBLIC_ISSUER } });
+    // A test server on a public-looking issuer: development mode must be allowed explicitly.
+    proxied = await startServer({ store, env: { TRUST_PROXY: 'true', ISSUER: PUBLIC_ISSUER, ALLOW_DEV_ON_PUBLIC_ISSUER: 'true' } });
     pf = await createFixtures(proxied);
     direct = await startServer({ store });
     df = await createFixtures(direct);

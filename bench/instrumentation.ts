@@ -1,7 +1,8 @@
-// A bench-only mode (BENCH_MODE, refused in production): the same server, with either
-// oidc-provider's in-memory adapter for the provider's models (the same-run baseline of
-// bench/) or our Knex adapter, plus GET /bench/stats to read SQL statement counts and memory.
-// Users, clients and resource servers stay in the database in both modes.
+// What the benchmarks add to the server (BENCH_MODE, read by bench/server.ts, their own entry;
+// the production entry never loads this file): either oidc-provider's in-memory adapter for the
+// provider's models (the same-run baseline of bench/) or our Knex adapter, plus GET /bench/stats
+// to read SQL statement counts and memory. Users, clients and resource servers stay in the
+// database in both modes.
 import fs from 'node:fs';
 import v8 from 'node:v8';
 import type { Knex } from 'knex';
@@ -9,6 +10,7 @@ import type { Adapter } from 'oidc-provider';
 import MemoryAdapter, { setStorage } from 'oidc-provider/lib/adapters/memory_adapter.js';
 import LRU from 'oidc-provider/lib/helpers/lru.js';
 import Router from '@koa/router';
+import type { Instrumentation } from '../server/app.ts';
 
 export type BenchMode = 'memory' | 'knex';
 
@@ -40,10 +42,10 @@ function threadsCpu(): { main: number; others: number } | undefined {
   return result;
 }
 
-export function readBenchMode(env: Record<string, string | undefined>, production: boolean): BenchMode | undefined {
+export function readBenchMode(env: Record<string, string | undefined>, production: boolean): BenchMode {
   const raw = env.BENCH_MODE?.trim();
-  if (!raw) return undefined;
-  if (production) throw new Error('BENCH_MODE is for benchmarks only and refused in production');
+  if (production) throw new Error('the benchmark server is refused in production (NODE_ENV=production)');
+  if (!raw) return 'knex';
   if (raw !== 'memory' && raw !== 'knex') throw new Error(`BENCH_MODE must be memory or knex, got ${JSON.stringify(raw)}`);
   return raw;
 }
@@ -56,9 +58,19 @@ export function readBenchMode(env: Record<string, string | undefined>, productio
  * garbage-collector benchmark (seen here: 5,000,000 grew the heap past 500 MiB and W3 slowed
  * threefold run over run).
  */
-export function memoryAdapterFactory(clients: { adapter(): Adapter }): (model: string) => Adapter {
+export function memoryStorage(clients: { adapter(): Adapter }): { adapter: (model: string) => Adapter; redemptions: Adapter } {
   setStorage(new LRU({ maxSize: 50_000 }));
-  return (model) => (model === 'Client' ? clients.adapter() : new MemoryAdapter(model));
+  return { adapter: (model) => (model === 'Client' ? clients.adapter() : new MemoryAdapter(model)), redemptions: new MemoryAdapter('Redemption') };
+}
+
+/** The hooks the benchmark server runs with (server/app.ts, Instrumentation). */
+export function benchInstrumentation(db: Knex, mode: BenchMode): Instrumentation {
+  const counter = countStatements(db);
+  return {
+    onStatement: (sql) => counter.add(1, sql),
+    providerStorage: mode === 'memory' ? memoryStorage : undefined,
+    routes: benchRoutes(counter, mode),
+  };
 }
 
 export interface StatementCounter {
