@@ -24,7 +24,7 @@
 // on rows both touch (the same token presented to both at once); PostgreSQL then aborts one,
 // and that batch is run once more before its writes fail.
 import type { Knex } from 'knex';
-import { isPostgres, rowsOf } from '../server/db/knex.ts';
+import { isPostgres, rowsOf } from './rows.ts';
 import { consumeStatement, type ConsumeRow } from './payload-consume.ts';
 import { REVOKED } from './payload-reader.ts';
 import { rowKey, upsertStatement, type UpsertRow } from './payload-upsert.ts';

@@ -8,7 +8,7 @@ import type { Knex } from 'knex';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Sealer } from './at-rest.ts';
 import type { ClientStore } from './client-store.ts';
-import { rowsOf } from '../server/db/knex.ts';
+import { rowsOf } from './rows.ts';
 import { directWriter, type Write, type Writer } from './group-commit.ts';
 import type { UpsertRow } from './payload-upsert.ts';
 import { openUnit } from './write-unit.ts';

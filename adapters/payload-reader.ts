@@ -8,7 +8,7 @@
 // provider's next lookup. Every row is filtered exactly as a single lookup would be: unexpired,
 // and not under a revoked grant's tombstone.
 import type { Knex } from 'knex';
-import { rowsOf } from '../server/db/knex.ts';
+import { rowsOf } from './rows.ts';
 import { currentRequestScope, prefetchKey, type PrefetchedRow, type RequestScope } from './request-scope.ts';
 import type { StatementRunner } from './sqlite-statements.ts';
 

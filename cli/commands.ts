@@ -217,9 +217,9 @@ export async function initialAccessTokenCreate(values: Values, ctx: CommandConte
 async function grantsService(ctx: CommandContext) {
   const { createGrants } = await import('../server/services/grants.ts');
   const { createAudit } = await import('../server/services/audit.ts');
-  const { createSealer } = await import('../adapters/at-rest.ts');
+  const { sealerFor } = await import('../server/config/keys.ts');
   const audit = createAudit(ctx.db, { error: (message, error) => console.error(message, error) });
-  return { grants: createGrants({ db: ctx.db, sealer: createSealer(ctx.keys.data), provider: await ctx.provider(), audit }), audit };
+  return { grants: createGrants({ db: ctx.db, sealer: sealerFor(ctx.keys), provider: await ctx.provider(), audit }), audit };
 }
 
 export async function grantList(values: Values, ctx: CommandContext) {

@@ -2,7 +2,8 @@
 // settings) and takes --json for machine-readable output; bad arguments print usage and exit 2.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig } from '../server/config/env.ts';
-import { describeKeys, generateKeyMaterial, loadKeyMaterial, rotateKeys, writeKeyFile } from '../server/config/keys.ts';
+import { describeKeys, generateKeyMaterial, loadKeyMaterial, pruneDataKeys, rotateDataKey, rotateKeys, writeKeyFile, type KeyMaterial } from '../server/config/keys.ts';
+import { countSealedByKey } from '../adapters/reseal.ts';
 import { createDatabase } from '../server/db/knex.ts';
 import { checkKeyPairing } from '../server/bootstrap.ts';
 import { migrateToLatest } from '../adapters/migrations/index.ts';
@@ -113,8 +114,9 @@ function usage(): string {
     '',
     ...Object.values(COMMANDS).map((c) => `  latchkey ${c.usage}`),
     '  latchkey keys init [--file PATH]   (write new key material for production)',
-    '  latchkey keys list',
-    '  latchkey keys rotate [--signing-only | --cookies-only]',
+    '  latchkey keys list                 (with how many stored values each data key seals)',
+    '  latchkey keys rotate [--signing-only | --cookies-only | --data]',
+    '  latchkey keys prune                (drop retired data keys that seal nothing)',
     '',
     'Settings come from the environment (DATABASE_URL, KEYS_FILE, LATCHKEY_KEYS, ISSUER...); see the README.',
   ].join('\n');
@@ -129,33 +131,71 @@ function findCommand(argv: string[]): { name: string; command: Command; rest: st
   return undefined;
 }
 
-/** Rotation rewrites KEYS_FILE; running servers watch it and switch within seconds. */
-function keysCommand(action: string | undefined, rest: string[]) {
+/**
+ * How many stored values each data key seals (opens the database named by DATABASE_URL), after
+ * recording the active data key there (bootstrap.ts, checkKeyPairing), which also refuses key
+ * material that is not this database's.
+ */
+async function sealedRows(config: ReturnType<typeof loadConfig>, material: KeyMaterial): Promise<Map<string, number>> {
+  const db = createDatabase(config.database);
+  try {
+    await migrateToLatest(db);
+    await checkKeyPairing(db, material, config.keysJson ? 'LATCHKEY_KEYS' : config.keysFile);
+    return await countSealedByKey(db);
+  } finally {
+    await db.destroy();
+  }
+}
+
+function keyLines(keys: ReturnType<typeof describeKeys>): string[] {
+  return keys.map((k) => `${k.kind.padEnd(8)} ${k.id.padEnd(20)} ${k.status}${k.retired_at ? ` (since ${k.retired_at})` : ''}${k.sealed_rows === undefined ? '' : `, seals ${k.sealed_rows} stored values`}`);
+}
+
+/**
+ * Rotation rewrites KEYS_FILE; running servers watch it and switch within seconds. A rotated data
+ * key stays (retired) until the servers have resealed everything it sealed: `keys rotate` and
+ * `keys prune` drop it once it seals nothing.
+ */
+async function keysCommand(action: string | undefined, rest: string[]) {
   const { values } = parseArgs({
     args: rest,
-    options: { json: { type: 'boolean' }, 'signing-only': { type: 'boolean' }, 'cookies-only': { type: 'boolean' } },
+    options: { json: { type: 'boolean' }, 'signing-only': { type: 'boolean' }, 'cookies-only': { type: 'boolean' }, data: { type: 'boolean' } },
     strict: true,
   });
   const config = loadConfig();
   const out = createOutput(values.json === true);
   if (action === 'list') {
-    const keys = describeKeys(loadKeyMaterial(config).material);
-    out.result(keys, keys.map((k) => `${k.kind.padEnd(8)} ${k.id.padEnd(20)} ${k.status}${k.retired_at ? ` (superseded ${k.retired_at})` : ''}`));
+    const material = loadKeyMaterial(config).material;
+    const keys = describeKeys(material, await sealedRows(config, material));
+    out.result(keys, keyLines(keys));
     return;
   }
-  if (action !== 'rotate') throw new UsageError(`unknown keys command: ${action ?? ''}`);
+  if (action !== 'rotate' && action !== 'prune') throw new UsageError(`unknown keys command: ${action ?? ''}`);
   if (config.keysJson) throw new UsageError('keys come from LATCHKEY_KEYS: rotate them in your secret store (or use KEYS_FILE)');
-  if (values['signing-only'] && values['cookies-only']) throw new UsageError('choose one of --signing-only and --cookies-only');
-  const longestToken = Math.max(config.ttl.idToken, config.ttl.accessToken, config.ttl.clientCredentials, 86_400);
-  const rotated = rotateKeys(loadKeyMaterial(config).material, {
-    signing: values['cookies-only'] !== true,
-    cookies: values['signing-only'] !== true,
-    // Superseded keys stay until everything they signed has expired, plus clock tolerance.
-    retention: { signingSeconds: longestToken + 300, cookieSeconds: config.ttl.session + config.ttl.interaction },
-  });
-  writeKeyFile(config.keysFile, rotated);
-  const keys = describeKeys(rotated);
-  out.result(keys, [`rotated keys in ${config.keysFile}; running servers pick them up within seconds`, ...keys.map((k) => `${k.kind.padEnd(8)} ${k.id.padEnd(20)} ${k.status}`)]);
+  let material = loadKeyMaterial(config).material;
+  if (action === 'rotate') {
+    const chosen = [values['signing-only'], values['cookies-only'], values.data].filter(Boolean).length;
+    if (chosen > 1) throw new UsageError('choose one of --signing-only, --cookies-only and --data');
+    if (values.data) {
+      material = rotateDataKey(material);
+    } else {
+      const longestToken = Math.max(config.ttl.idToken, config.ttl.accessToken, config.ttl.clientCredentials, 86_400);
+      material = rotateKeys(material, {
+        signing: values['cookies-only'] !== true,
+        cookies: values['signing-only'] !== true,
+        // Superseded keys stay until everything they signed has expired, plus clock tolerance.
+        retention: { signingSeconds: longestToken + 300, cookieSeconds: config.ttl.session + config.ttl.interaction },
+      });
+    }
+  }
+  // Only a retired data key needs the database (to know whether it still seals anything).
+  const sealing = material.dataRetired?.length ? await sealedRows(config, material) : undefined;
+  const pruned = sealing ? pruneDataKeys(material, sealing) : { material, dropped: [] };
+  writeKeyFile(config.keysFile, pruned.material);
+  const keys = describeKeys(pruned.material, sealing);
+  const done = action === 'rotate' ? `rotated keys in ${config.keysFile}; running servers pick them up within seconds` : `pruned keys in ${config.keysFile}`;
+  const dropped = pruned.dropped.length ? [`dropped retired data keys that seal nothing: ${pruned.dropped.join(', ')}`] : [];
+  out.result(keys, [done, ...dropped, ...keyLines(keys)]);
 }
 
 function keysInit(rest: string[]) {
@@ -175,7 +215,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (argv[0] === 'keys') {
-    keysCommand(argv[1], argv.slice(2));
+    await keysCommand(argv[1], argv.slice(2));
     return 0;
   }
   const found = findCommand(argv);

@@ -3,16 +3,15 @@
 import type { Knex } from 'knex';
 import { migrateToLatest } from '../adapters/migrations/index.ts';
 import { ConfigError, type Config } from './config/env.ts';
-import { dataKeyFingerprint, type KeyMaterial } from './config/keys.ts';
+import { dataKeyFingerprint, dataKeys, sealerFor, type KeyMaterial } from './config/keys.ts';
 import type { Logger } from './log.ts';
 import { isDatabaseEmpty, seedDemoData } from '../seeds/01-demo.ts';
 import { ClientStore } from '../adapters/client-store.ts';
-import { createSealer } from '../adapters/at-rest.ts';
 import { ACCOUNT_CLIENT_ID } from './routes/account.ts';
 
 /** Our own account area signs users in through the authorization endpoint as a first-party client. */
 export async function ensureAccountClient(db: Knex, keys: KeyMaterial, issuer: string): Promise<void> {
-  await new ClientStore(db, createSealer(keys.data)).ensureSystemClient({
+  await new ClientStore(db, sealerFor(keys)).ensureSystemClient({
     client_id: ACCOUNT_CLIENT_ID,
     client_name: 'Your account',
     application_type: 'web',
@@ -26,9 +25,11 @@ export async function ensureAccountClient(db: Knex, keys: KeyMaterial, issuer: s
 }
 
 /**
- * The data key digests token ids and seals payloads: a database written under one key is
- * unreadable under another. Refuse to start on a mismatch instead of silently failing every
- * lookup (for instance after someone deleted the key file and a new one was generated).
+ * The data keys seal payloads and client secrets: a database written under one key is
+ * unreadable under another. Refuse to start when none of our data keys is the one the database
+ * was last written with, instead of silently failing every lookup (for instance after someone
+ * deleted the key file and a new one was generated). After a data key rotation the database
+ * records the new active key once a server or the CLI runs with it.
  */
 export async function checkKeyPairing(db: Knex, keys: KeyMaterial, keysSource: string): Promise<void> {
   const fingerprint = dataKeyFingerprint(keys);
@@ -37,13 +38,16 @@ export async function checkKeyPairing(db: Knex, keys: KeyMaterial, keysSource: s
     await db('meta').insert({ key: 'data_key_fingerprint', value: fingerprint }).onConflict('key').ignore();
     return;
   }
-  if (row.value !== fingerprint) {
-    throw new ConfigError(
-      `the database was written with a different data key than the one in ${keysSource} ` +
-        `(fingerprint ${row.value}, have ${fingerprint}). Restore the original key material; ` +
-        'starting with other keys would make every stored token and secret unreadable.',
-    );
+  if (row.value === fingerprint) return;
+  if (dataKeys(keys).some((key) => dataKeyFingerprint(keys, key) === row.value)) {
+    await db('meta').where({ key: 'data_key_fingerprint', value: row.value }).update({ value: fingerprint });
+    return;
   }
+  throw new ConfigError(
+    `the database was written with a different data key than the ones in ${keysSource} ` +
+      `(fingerprint ${row.value}, have ${fingerprint}). Restore the original key material; ` +
+      'starting with other keys would make every stored token and secret unreadable.',
+  );
 }
 
 export async function prepareDatabase(

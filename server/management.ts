@@ -4,8 +4,7 @@
 import type { Knex } from 'knex';
 import Provider from 'oidc-provider';
 import type { Config } from './config/env.ts';
-import type { KeyMaterial } from './config/keys.ts';
-import { createSealer } from '../adapters/at-rest.ts';
+import { sealerFor, type KeyMaterial } from './config/keys.ts';
 import { ClientStore } from '../adapters/client-store.ts';
 import { createAccounts } from './services/accounts.ts';
 import { createClientAdmin } from './services/clients.ts';
@@ -18,7 +17,7 @@ function unusedAdapter(): never {
 }
 
 export function createManagement(db: Knex, { config, keys }: { config: Readonly<Config>; keys: KeyMaterial }) {
-  const sealer = createSealer(keys.data);
+  const sealer = sealerFor(keys);
   const store = new ClientStore(db, sealer);
   const catalog = new ResourceCatalog(db, 0);
   const accounts = createAccounts(db);

@@ -6,9 +6,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import v8 from 'node:v8';
 import { ConfigError, loadConfig, type Config } from './config/env.ts';
-import { loadKeyMaterial, type KeyMaterial } from './config/keys.ts';
+import { dataKeys, loadKeyMaterial, sealerFor, type KeyMaterial } from './config/keys.ts';
+import { resealAll } from '../adapters/reseal.ts';
 import { createDatabase } from './db/knex.ts';
-import { prepareDatabase } from './bootstrap.ts';
+import { checkKeyPairing, prepareDatabase } from './bootstrap.ts';
 import { buildApp, type Instrumentation, type LatchkeyApp } from './app.ts';
 import { createLogger } from './log.ts';
 import { purgeExpired } from '../adapters/knex-adapter.ts';
@@ -55,24 +56,48 @@ async function main({ instrument: instrumentFor }: RunOptions) {
         return;
       }
       if (JSON.stringify(next) === JSON.stringify(keys)) return;
-      if (next.data !== keys.data) {
-        log.error('keys not reloaded: the data key changed, which would make every stored token unreadable');
+      // A new data key is fine as long as the one in use stays to open what it sealed
+      // (`latchkey keys rotate --data` retires it); a replaced one would make every row unreadable.
+      if (!dataKeys(next).includes(keys.data)) {
+        log.error('keys not reloaded: the data key in use is gone from the new key material, which would make every stored token unreadable');
         return;
       }
+      // The database now records the new active data key (bootstrap.ts, checkKeyPairing).
+      if (next.data !== keys.data) await checkKeyPairing(db, next, config.keysJson ? 'LATCHKEY_KEYS' : config.keysFile);
       const replaced = active;
       active = await buildApp({ config, keys: next, db, log, instrument });
       handle = active.app.callback();
       keys = next;
       setTimeout(() => void replaced.close(), DRAIN_MS).unref();
       log.info('keys reloaded', { reason, signing: keys.signing.map((k) => k.kid) });
+      if (next.dataRetired?.length) startResealing();
     });
   };
+
+  // After a data key rotation: reseal what older keys sealed, in the background, one pass at a
+  // time (a newer rotation stops the pass and starts another under the newest key).
+  let resealing: AbortController | undefined;
+  const startResealing = () => {
+    resealing?.abort();
+    const controller = new AbortController();
+    resealing = controller;
+    resealAll(db, sealerFor(keys), { signal: controller.signal })
+      .then(
+        (count) => count && log.info('resealed stored values under the active data key', { count }),
+        (error) => log.error('resealing failed; it is tried again at the next purge', error),
+      )
+      .finally(() => {
+        if (resealing === controller) resealing = undefined;
+      });
+  };
+  if (keys.dataRetired?.length) startResealing();
   if (!config.keysJson) fs.watchFile(config.keysFile, { interval: 1000 }, () => reloadKeys('key file changed'));
   process.on('SIGHUP', () => reloadKeys('SIGHUP'));
 
   // One purge at a time: a long one (it rests between batches) is not overtaken by the next.
   let purging = false;
   const purge = setInterval(() => {
+    if (keys.dataRetired?.length && !resealing) startResealing();
     if (purging) return;
     purging = true;
     Promise.all([purgeExpired(db), active.throttle.purge()])
@@ -104,6 +129,7 @@ async function main({ instrument: instrumentFor }: RunOptions) {
     stopping = true;
     log.info('shutting down', { signal });
     clearInterval(purge);
+    resealing?.abort();
     fs.unwatchFile(config.keysFile);
     const force = setTimeout(() => {
       log.warn('forcing shutdown after grace period');

@@ -1,6 +1,7 @@
 // Key material kept outside the database: signing keys (JWKS), cookie signing keys and the
-// at-rest data key that digests token ids and encrypts stored payloads. A stolen database
-// alone therefore yields no usable credential and no way to forge one.
+// at-rest data keys that seal stored payloads and client secrets (and root the CSRF key). Token
+// ids are stored as plain SHA-256 digests, which need no key (adapters/at-rest.ts). A stolen
+// database alone therefore yields no usable credential and no way to forge one.
 //
 // Development: generated on first start and persisted to KEYS_FILE (mode 0600), never
 // regenerated while the file exists, so tokens survive restarts. Production: must be provided
@@ -9,6 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from './env.ts';
+import { createSealer, dataKeyId, type Sealer } from '../../adapters/at-rest.ts';
 import { ConfigError } from './env.ts';
 
 export interface SigningJwk {
@@ -24,11 +26,16 @@ export interface KeyMaterial {
   signing: SigningJwk[];
   /** Cookie signing secrets, newest first (koa/cookies signs with the first, verifies with all). */
   cookies: string[];
-  /** 32 random bytes, base64url: HMAC/AES key for data at rest. */
+  /** 32 random bytes, base64url: the active data key, which seals (AES-256-GCM) what is written now. */
   data: string;
   /**
+   * Earlier data keys, newest first: they still open what they sealed until the server has
+   * resealed it under `data` (adapters/reseal.ts); dropped once they seal nothing.
+   */
+  dataRetired?: string[];
+  /**
    * When each superseded key stopped being used for signing (epoch s), keyed by `kid` for
-   * signing keys and `cookie:<fingerprint>` for cookie keys; pruned after their retention.
+   * signing keys, `cookie:<fingerprint>` for cookie keys and `data:<key id>` for data keys.
    */
   retired?: Record<string, number>;
 }
@@ -66,6 +73,10 @@ function validate(raw: unknown, source: string): KeyMaterial {
   }
   if (typeof data !== 'string' || Buffer.from(data, 'base64url').length !== 32) {
     fail('"data" must be 32 bytes, base64url-encoded');
+  }
+  const { dataRetired } = raw as Record<string, unknown>;
+  if (dataRetired !== undefined && (!Array.isArray(dataRetired) || !dataRetired.every((k) => typeof k === 'string' && Buffer.from(k, 'base64url').length === 32))) {
+    fail('"dataRetired" must be an array of 32-byte base64url data keys');
   }
   return raw as KeyMaterial;
 }
@@ -127,9 +138,52 @@ export function loadKeyMaterial(config: Pick<Config, 'env' | 'keysFile' | 'keysJ
   return { material, generated: true };
 }
 
-/** A short public fingerprint of the data key, stored in the database to detect a key mix-up. */
-export function dataKeyFingerprint(material: KeyMaterial): string {
-  return crypto.createHash('sha256').update(`latchkey-data-key:${material.data}`).digest('base64url').slice(0, 22);
+/** A short public fingerprint of a data key (the active one by default), stored in the database to detect a key mix-up. */
+export function dataKeyFingerprint(material: KeyMaterial, key = material.data): string {
+  return crypto.createHash('sha256').update(`latchkey-data-key:${key}`).digest('base64url').slice(0, 22);
+}
+
+/** Every data key: the active one first, then the retired ones, newest first. */
+export function dataKeys(material: KeyMaterial): string[] {
+  return [material.data, ...(material.dataRetired ?? [])];
+}
+
+/** The sealer for this key material: seals with the active data key, opens with all of them. */
+export function sealerFor(material: KeyMaterial): Sealer {
+  return createSealer(material.data, material.dataRetired ?? []);
+}
+
+/**
+ * A new active data key; the current one is retired (it keeps opening what it sealed until that
+ * is resealed). Rotating often keeps each key's random-nonce budget far from its limit.
+ */
+export function rotateDataKey(material: KeyMaterial, now = Math.floor(Date.now() / 1000)): KeyMaterial {
+  return {
+    ...material,
+    data: generateSecret(32),
+    dataRetired: [material.data, ...(material.dataRetired ?? [])],
+    retired: { ...material.retired, [`data:${dataKeyId(material.data)}`]: now },
+  };
+}
+
+/** Drops retired data keys that seal no row any more (`sealing`: rows per key id). */
+export function pruneDataKeys(material: KeyMaterial, sealing: ReadonlyMap<string, number>): { material: KeyMaterial; dropped: string[] } {
+  const dropped: string[] = [];
+  const kept = (material.dataRetired ?? []).filter((key) => {
+    const id = dataKeyId(key);
+    // Values from before key ids (`v1`) were sealed by the oldest key.
+    const isOldest = key === (material.dataRetired ?? []).at(-1);
+    const rows = (sealing.get(id) ?? 0) + (isOldest ? (sealing.get('v1') ?? 0) : 0);
+    if (rows > 0) return true;
+    dropped.push(id);
+    return false;
+  });
+  if (dropped.length === 0) return { material, dropped };
+  const retired = Object.fromEntries(Object.entries(material.retired ?? {}).filter(([id]) => !dropped.some((d) => id === `data:${d}`)));
+  const next: KeyMaterial = { ...material, retired };
+  if (kept.length) next.dataRetired = kept;
+  else delete next.dataRetired;
+  return { material: next, dropped };
 }
 
 export function cookieKeyId(secret: string): string {
@@ -177,14 +231,17 @@ export function rotateKeys(
 }
 
 export interface KeyDescription {
-  kind: 'signing' | 'cookie';
+  kind: 'signing' | 'cookie' | 'data';
   id: string;
   alg?: string;
-  status: 'active' | 'verify-only';
+  /** Data keys: `active` seals, `retired` only opens what it sealed until that is resealed. */
+  status: 'active' | 'verify-only' | 'retired';
   retired_at?: string;
+  /** Data keys: how many stored values (payloads and client secrets) the key still seals. */
+  sealed_rows?: number;
 }
 
-export function describeKeys(material: KeyMaterial): KeyDescription[] {
+export function describeKeys(material: KeyMaterial, sealing?: ReadonlyMap<string, number>): KeyDescription[] {
   const when = (id: string) => (material.retired?.[id] ? new Date((material.retired[id] as number) * 1000).toISOString() : undefined);
   return [
     ...material.signing.map((key, index) => ({
@@ -200,5 +257,16 @@ export function describeKeys(material: KeyMaterial): KeyDescription[] {
       status: index === 0 ? ('active' as const) : ('verify-only' as const),
       ...(index > 0 && when(cookieKeyId(secret)) ? { retired_at: when(cookieKeyId(secret)) } : {}),
     })),
+    ...dataKeys(material).map((key, index, all) => {
+      const id = dataKeyId(key);
+      const legacy = index === all.length - 1 ? (sealing?.get('v1') ?? 0) : 0;
+      return {
+        kind: 'data' as const,
+        id,
+        status: index === 0 ? ('active' as const) : ('retired' as const),
+        ...(index > 0 && when(`data:${id}`) ? { retired_at: when(`data:${id}`) } : {}),
+        ...(sealing ? { sealed_rows: (sealing.get(id) ?? 0) + legacy } : {}),
+      };
+    }),
   ];
 }

@@ -58,12 +58,3 @@ export function createDatabase(config: DatabaseConfig): Knex {
   });
 }
 
-export function isPostgres(db: Knex): boolean {
-  return db.client.config.client === 'pg';
-}
-
-/** Rows from `db.raw`, whichever driver answered. */
-export function rowsOf<T>(result: unknown): T[] {
-  if (Array.isArray(result)) return result as T[];
-  return ((result as { rows?: T[] }).rows ?? []) as T[];
-}

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { ClientStore, type NewClient } from '../../adapters/client-store.ts';
 import { createAdapterFactory, PayloadAdapter } from '../../adapters/knex-adapter.ts';
-import { rowsOf } from '../../server/db/knex.ts';
+import { rowsOf } from '../../adapters/rows.ts';
 import { adapterErrors } from '../../server/oidc/provider.ts';
 import { STORES } from '../helpers/databases.ts';
 import { T0, openStore, payloadFor, randomId, rawRow, type TestStore } from './context.ts';

@@ -9,7 +9,8 @@ import { PayloadAdapter } from '../../adapters/knex-adapter.ts';
 import { migrateToLatest } from '../../adapters/migrations/index.ts';
 import { parseDatabaseUrl } from '../../server/config/env.ts';
 import { generateKeyMaterial } from '../../server/config/keys.ts';
-import { createDatabase, rowsOf } from '../../server/db/knex.ts';
+import { createDatabase } from '../../server/db/knex.ts';
+import { rowsOf } from '../../adapters/rows.ts';
 import { adapterErrors } from '../../server/oidc/provider.ts';
 import { freshDatabase, type StoreKind } from '../helpers/databases.ts';
 
