@@ -48,7 +48,7 @@ interface PayloadRow {
 
 
 /** Models whose ids must never be stored twice: a second insert is a replay. */
-const INSERT_ONLY = new Set(['ReplayDetection']);
+const INSERT_ONLY = new Set(['ReplayDetection', 'GraceReplay']);
 
 /**
  * Revocation is a fact about the grant, not only about the rows that existed when it happened:

@@ -58,9 +58,14 @@ export function readBenchMode(env: Record<string, string | undefined>, productio
  * garbage-collector benchmark (seen here: 5,000,000 grew the heap past 500 MiB and W3 slowed
  * threefold run over run).
  */
-export function memoryStorage(clients: { adapter(): Adapter }): { adapter: (model: string) => Adapter; redemptions: Adapter } {
+export function memoryStorage(clients: { adapter(): Adapter }): { adapter: (model: string) => Adapter; redemptions: Adapter; graceSlots: Adapter } {
   setStorage(new LRU({ maxSize: 50_000 }));
-  return { adapter: (model) => (model === 'Client' ? clients.adapter() : new MemoryAdapter(model)), redemptions: new MemoryAdapter('Redemption') };
+  return {
+    adapter: (model) => (model === 'Client' ? clients.adapter() : new MemoryAdapter(model)),
+    redemptions: new MemoryAdapter('Redemption'),
+    // Not insert-only: the baseline does not cap grace replays (no benchmark replays a token).
+    graceSlots: new MemoryAdapter('GraceReplay'),
+  };
 }
 
 /** The hooks the benchmark server runs with (server/app.ts, Instrumentation). */

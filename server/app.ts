@@ -49,7 +49,7 @@ export interface Instrumentation {
   /** Told of every statement the app's own connections run. */
   onStatement?: (sql: string) => void;
   /** Keeps the provider's models somewhere else than the database (the in-memory baseline). */
-  providerStorage?: (clients: { adapter(): Adapter }) => { adapter: (model: string) => Adapter; redemptions: Adapter };
+  providerStorage?: (clients: { adapter(): Adapter }) => { adapter: (model: string) => Adapter; redemptions: Adapter; graceSlots: Adapter };
   /** Routes of the harness's own, served before the provider. */
   routes?: Router;
 }
@@ -148,6 +148,7 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   throttleClientSecrets(provider, throttle);
   installSingleUseGrants(provider, {
     redemptions: storage?.redemptions ?? new PayloadAdapter(db, 'Redemption', sealer, { errors: adapterErrors, now, writer, reader }),
+    graceSlots: storage?.graceSlots ?? new PayloadAdapter(db, 'GraceReplay', sealer, { errors: adapterErrors, now, writer, reader }),
     graceSeconds: config.refreshGraceSeconds,
     now,
     // A refresh's consume, new tokens and grace record commit together (adapters/write-unit.ts).

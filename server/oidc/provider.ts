@@ -20,6 +20,13 @@ export function isConsumeConflict(error: unknown): boolean {
   return typeof error === 'object' && error !== null && CONSUME_CONFLICT in error;
 }
 
+/** Marks the error of an insert-only write whose id was already taken. */
+export const ALREADY_TAKEN = Symbol('already taken');
+
+export function isAlreadyTaken(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && ALREADY_TAKEN in error;
+}
+
 /** Storage refusals as protocol errors: a lost race is the client's `invalid_grant`, never a 500. */
 export const adapterErrors: AdapterErrors = {
   alreadyConsumed(model) {
@@ -28,7 +35,7 @@ export const adapterErrors: AdapterErrors = {
     return Object.assign(error, { [CONSUME_CONFLICT]: true });
   },
   replayed() {
-    return new errors.InvalidRequest('a single-use value was presented more than once');
+    return Object.assign(new errors.InvalidRequest('a single-use value was presented more than once'), { [ALREADY_TAKEN]: true });
   },
   grantRevoked() {
     return new errors.InvalidGrant('grant revoked');

@@ -11,10 +11,15 @@
 //   request ever succeeds.
 // - Refresh token (decision "refresh grace"): within REFRESH_GRACE_SECONDS of a rotation, the
 //   same client presenting the immediately previous token again (multi-tab apps, a lost
-//   response) receives the *same* successor pair, at most MAX_GRACE_REPLAYS times. After the
-//   window, or once the successor itself was used, reuse revokes the grant.
+//   response) receives the *same* successor pair, at most MAX_GRACE_REPLAYS times. The window
+//   is fixed when the token is rotated (retries never extend it), and each replay takes one of
+//   MAX_GRACE_REPLAYS insert-only slots, so a burst of parallel retries cannot exceed the cap:
+//   retries beyond it are refused (invalid_grant) without ending the grant. After the window, or
+//   once the successor itself was used, reuse revokes the grant (T35 and T36 both hold this).
 // - `resource` is checked against the refresh token before anything is consumed, so a refused
-//   refresh leaves the token usable (the provider checks `scope` before consuming, `resource` after).
+//   refresh leaves the token usable (the provider checks `scope` before consuming, `resource`
+//   after); and only once the token is known to be the presenting client's, so a bad `resource`
+//   tells no other client that the token exists.
 //
 // We wrap the provider's own grant handlers (deep imports of oidc-provider 9) rather than
 // re-implement them.
@@ -23,7 +28,7 @@ import type { Adapter, AdapterPayload, KoaContextWithOIDC } from 'oidc-provider'
 import * as refreshGrant from 'oidc-provider/lib/actions/grants/refresh_token.js';
 import * as codeGrant from 'oidc-provider/lib/actions/grants/authorization_code.js';
 import * as grantHelpers from 'oidc-provider/lib/helpers/grants.js';
-import { isConsumeConflict } from './provider.ts';
+import { isAlreadyTaken, isConsumeConflict } from './provider.ts';
 import { holdToGrant } from './grant-bound.ts';
 
 /** How long a loser waits for the winning redemption to finish answering. */
@@ -38,7 +43,8 @@ interface Redemption extends AdapterPayload {
   clientId: string;
   /** The token response, kept (sealed) only for the refresh grace window. */
   response?: Record<string, unknown>;
-  replays: number;
+  /** When the grace window ends (epoch ms), fixed at the rotation. */
+  until?: number;
 }
 
 interface Consumable {
@@ -63,6 +69,12 @@ class CodeReplay extends Error {
 export interface SingleUseOptions {
   /** Storage for redemption records (model `Redemption`): id = the code or refresh token. */
   redemptions: Adapter;
+  /**
+   * Insert-only storage (model `GraceReplay`) for the grace replay slots: a second write of an
+   * id fails (isAlreadyTaken), which is what makes the replay cap atomic across requests and
+   * instances.
+   */
+  graceSlots: Adapter;
   graceSeconds: number;
   now?: () => number;
   /**
@@ -138,7 +150,7 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
       // (or a crash) part way leaves the code unused, instead of burnt with no tokens issued.
       await oneUnit(async () => {
         await codeHandler(ctx);
-        await redemptions.upsert(String(ctx.oidc.params?.code), { clientId: ctx.oidc.client?.clientId as string, replays: 0 }, 120);
+        await redemptions.upsert(String(ctx.oidc.params?.code), { clientId: ctx.oidc.client?.clientId as string }, 120);
       });
     } catch (error) {
       // Refused outside the unit: the grant's revocation must commit, not go down with the unit.
@@ -160,7 +172,9 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
     const found = await find(value, findOptions);
     const ctx = Provider.ctx as Ctx | undefined;
     const params = ctx?.oidc?.params;
-    if (found && ctx?.oidc.route === 'token' && params?.grant_type === 'refresh_token' && params.refresh_token === value) {
+    // Another client's token is left to the handler, which refuses it as not found.
+    const own = (found as { clientId?: string } | undefined)?.clientId === ctx?.oidc?.client?.clientId;
+    if (found && own && ctx?.oidc.route === 'token' && params?.grant_type === 'refresh_token' && params.refresh_token === value) {
       const resource = params.resource as string | string[] | undefined;
       // Every access token has exactly one audience (RFC 9068 §3), and only one it was granted.
       if (Array.isArray(resource) && resource.length !== 1) {
@@ -187,15 +201,27 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
     },
   });
 
-  async function graceReplay(value: string, clientId: string, consumedBefore?: number): Promise<Record<string, unknown> | undefined> {
+  /**
+   * The same successor pair again for a retry inside the grace window; 'reuse' when this is no
+   * retry the window covers (the grant is then revoked); 'exhausted' when every replay slot is
+   * taken (refused, the grant lives on).
+   */
+  async function graceReplay(value: string, clientId: string, consumedBefore?: number): Promise<Record<string, unknown> | 'reuse' | 'exhausted'> {
     const entry = await settled(value, consumedBefore);
-    if (!entry?.response || entry.clientId !== clientId || entry.replays >= MAX_GRACE_REPLAYS) return undefined;
+    const remainingMs = (entry?.until ?? 0) - now();
+    if (!entry?.response || entry.clientId !== clientId || remainingMs <= 0) return 'reuse';
     // Grace covers only the immediately previous token: once the successor was used, this is reuse.
     const successor = await find(String(entry.response.refresh_token));
-    if (!successor || successor.consumed) return undefined;
-    // The record lives exactly as long as the window (see below): found means inside it.
-    await redemptions.upsert(value, { ...entry, replays: entry.replays + 1 }, Math.max(1, options.graceSeconds));
-    return entry.response;
+    if (!successor || successor.consumed) return 'reuse';
+    for (let slot = 1; slot <= MAX_GRACE_REPLAYS; slot += 1) {
+      try {
+        await options.graceSlots.upsert(`${value}#${slot}`, { clientId }, Math.max(1, Math.ceil(remainingMs / 1000)));
+        return entry.response;
+      } catch (error) {
+        if (!isAlreadyTaken(error)) throw error;
+      }
+    }
+    return 'exhausted';
   }
 
   async function refreshToken(ctx: Ctx) {
@@ -204,10 +230,11 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
     try {
       await oneUnit(async () => {
         await refreshHandler(ctx);
-        // Kept for the grace window only; without grace, just long enough to settle racing losers.
+        // Kept for the grace window only (its end fixed now); without grace, just long enough to
+        // settle racing losers.
         const response = graceMs > 0 ? (ctx.body as Record<string, unknown>) : undefined;
         const ttl = graceMs > 0 ? options.graceSeconds : Math.ceil(IN_FLIGHT_WAIT_MS / 1000);
-        await redemptions.upsert(value, { clientId, response, replays: 0 }, ttl);
+        await redemptions.upsert(value, { clientId, response, until: now() + graceMs }, ttl);
       });
     } catch (error) {
       if (!isConsumeConflict(error)) throw error;
@@ -216,7 +243,8 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
       const entities = ctx.oidc.entities as { RotatedRefreshToken?: Consumable; RefreshToken?: Consumable };
       const presented = entities.RotatedRefreshToken ?? entities.RefreshToken;
       const replay = await graceReplay(value, clientId, presented?.consumedBefore);
-      if (replay) {
+      if (replay === 'exhausted') throw new errors.InvalidGrant('refresh token already used');
+      if (replay !== 'reuse') {
         ctx.body = replay;
         return;
       }

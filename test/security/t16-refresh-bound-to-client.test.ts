@@ -42,4 +42,21 @@ describe.each(STORES)('T16 refresh bound to client (%s)', (store) => {
     const owner = await tokenRequest(h.issuer, { id: f.reader.clientId, secret: f.reader.clientSecret }, { grant_type: 'refresh_token', refresh_token: refresh });
     expect(owner.status).toBe(200);
   });
+
+  it('a bad resource from another client does not tell it the token exists', async () => {
+    const config = await confidentialClient(h, f.reader.clientId, f.reader.clientSecret);
+    const refresh = (await codeFlow(config, f.user, { redirect_uri: REDIRECT, scope: 'openid contacts:read' })).tokens.refresh_token as string;
+    const editor = { id: f.editor.clientId, secret: f.editor.clientSecret };
+    for (const resource of ['https://unknown.api.test', f.calendar.id]) {
+      const real = await tokenRequest(h.issuer, editor, { grant_type: 'refresh_token', refresh_token: refresh, resource });
+      const made_up = await tokenRequest(h.issuer, editor, { grant_type: 'refresh_token', refresh_token: `${refresh.slice(0, -4)}abcd`, resource });
+      // The same answer for another client's real token and for a token that does not exist.
+      expect(real.status).toBe(made_up.status);
+      expect(real.body.error).toBe(made_up.body.error);
+      expect(real.body.error).toBe('invalid_grant');
+    }
+    // The owner is still told what is wrong with its own request.
+    const own = await tokenRequest(h.issuer, { id: f.reader.clientId, secret: f.reader.clientSecret }, { grant_type: 'refresh_token', refresh_token: refresh, resource: f.calendar.id });
+    expect(own.body.error).toBe('invalid_target');
+  });
 });

@@ -1,6 +1,8 @@
 // T36 grace window semantics (decision: a few seconds, only the immediately previous token, a
-// bounded number of replays): a retry inside the window gets the same pair; an older token, a
-// retry after the successor was used, or a retry after the window revokes the grant.
+// bounded number of replays): a retry inside the window gets the same pair, at most
+// MAX_GRACE_REPLAYS times (more are refused, the grant lives: the rule T35 checks in parallel);
+// the window is fixed at the rotation, retries never extend it; an older token, a retry after
+// the successor was used, or a retry after the window revokes the grant.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type Harness } from '../helpers/harness.ts';
 import { createFixtures, REDIRECT, type Fixtures } from '../helpers/fixtures.ts';
@@ -47,11 +49,23 @@ describe.each(STORES)('T36 refresh grace window (%s)', (store) => {
     });
   });
 
-  it('replays are bounded', async () => {
+  it('replays are bounded; one beyond the bound is refused and the grant lives on', async () => {
     const rt1 = await start();
     const first = await refresh(rt1);
     for (let i = 0; i < MAX_GRACE_REPLAYS; i += 1) expect((await refresh(rt1)).body.refresh_token).toBe(first.body.refresh_token);
     expect((await refresh(rt1)).body.error).toBe('invalid_grant');
+    expect((await refresh(first.body.refresh_token as string)).status).toBe(200);
+  });
+
+  it('retries do not extend the window: it ends when it began plus REFRESH_GRACE_SECONDS', async () => {
+    const rt1 = await start();
+    const first = await refresh(rt1);
+    await new Promise((r) => setTimeout(r, 1300));
+    expect((await refresh(rt1)).body.refresh_token).toBe(first.body.refresh_token);
+    await new Promise((r) => setTimeout(r, 1000));
+    // 2.3 s after the rotation, 1 s after the last retry: outside the 2 s window.
+    expect((await refresh(rt1)).body.error).toBe('invalid_grant');
+    expect((await refresh(first.body.refresh_token as string)).body.error).toBe('invalid_grant');
   });
 
   it('after the window, RT1 is reuse and revokes the grant', async () => {
