@@ -305,7 +305,7 @@ export async function updatePayload(
   sealer: Sealer,
   model: string,
   id: string,
-  change: (payload: AdapterPayload) => AdapterPayload | undefined,
+  change: (payload: AdapterPayload) => AdapterPayload | undefined | Promise<AdapterPayload | undefined>,
   { attempts = 8 } = {},
 ): Promise<AdapterPayload | undefined> {
   const key = sealer.digest(id);
@@ -319,7 +319,7 @@ export async function updatePayload(
     } catch {
       return undefined;
     }
-    const next = change(payload);
+    const next = await change(payload);
     if (!next) return undefined;
     const written = rowsOf(
       await db.raw(`UPDATE ${TABLE} SET payload = ? WHERE model = ? AND id = ? AND payload = ? RETURNING id`, [sealer.seal(JSON.stringify(next), aad), model, key, row.payload]),

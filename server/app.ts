@@ -220,6 +220,13 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   app.use(interactions.routes()).use(interactions.allowedMethods());
   app.use(account.routes()).use(account.allowedMethods());
   app.use(throttleRegistration(throttle, '/reg'));
+  // Registration metadata is validated synchronously against the in-memory resource catalogue:
+  // read it afresh for every registration and update (they are rare), so a resource server added
+  // a moment ago by the CLI or another instance is known at once.
+  app.use(async (ctx, next) => {
+    if ((ctx.method === 'POST' && ctx.path === '/reg') || (ctx.method === 'PUT' && ctx.path.startsWith('/reg/'))) await catalog.reload();
+    return next();
+  });
   app.use(missingClientAuthIs401({ issuer: config.issuer }));
   app.use(mount(provider as unknown as Koa));
 

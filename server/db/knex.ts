@@ -11,6 +11,9 @@ import type { DatabaseConfig } from '../config/env.ts';
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10));
 
 const BUSY_TIMEOUT_MS = 5000;
+// compileSqlOnError: false (both stores): a failed statement's error message carries the SQL with
+// its placeholders, not its bound values; Knex would otherwise inline them (password hashes,
+// emails, addresses) into a message that ends up in the logs.
 
 interface SqliteConnection {
   run(sql: string, callback: (error: Error | null) => void): void;
@@ -28,6 +31,7 @@ export function createDatabase(config: DatabaseConfig): Knex {
       client: 'pg',
       connection: config.connectionString,
       pool: { min: 0, max: 10 },
+      compileSqlOnError: false,
     });
   }
 
@@ -38,6 +42,7 @@ export function createDatabase(config: DatabaseConfig): Knex {
     client: 'sqlite3',
     connection: { filename: config.filename },
     useNullAsDefault: true,
+    compileSqlOnError: false,
     // One connection: SQLite serialises writers anyway, and one connection means no
     // SQLITE_BUSY between our own requests. Other processes (the CLI) wait on busy_timeout.
     pool: {

@@ -69,6 +69,25 @@ function appCard(grant: GrantSummary, client: Awaited<ReturnType<Provider['Clien
   };
 }
 
+/**
+ * What the last form did, for the page after its redirect: a signed cookie read once, so a
+ * notice ("Access revoked") is shown only when this browser's form really did it, never from a
+ * crafted link.
+ */
+const NOTICE_COOKIE = 'latchkey.notice';
+type Notice = 'revoked' | 'narrowed';
+
+function setNotice(ctx: Context, notice: Notice): void {
+  ctx.cookies.set(NOTICE_COOKIE, notice, { signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: '/account', maxAge: 60_000, overwrite: true });
+}
+
+function takeNotice(ctx: Context): Notice | undefined {
+  const notice = ctx.cookies.get(NOTICE_COOKIE, { signed: true });
+  if (notice === undefined) return undefined;
+  ctx.cookies.set(NOTICE_COOKIE, '', { signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: '/account', maxAge: 0, overwrite: true });
+  return notice === 'revoked' || notice === 'narrowed' ? notice : undefined;
+}
+
 export function accountRoutes(deps: AccountDeps): Router {
   const { provider, views, csrf, grants } = deps;
   const router = new Router();
@@ -132,7 +151,7 @@ export function accountRoutes(deps: AccountDeps): Router {
       const client = await provider.Client.find(grant.clientId);
       apps.push(appCard(grant, client, snapshot, lastUsed.get(grant.clientId), trail.filter((e) => e.clientId === grant.clientId)));
     }
-    const done = typeof ctx.query.done === 'string' ? ctx.query.done : undefined;
+    const done = takeNotice(ctx);
     await views.respond(ctx, 'account', {
       title: 'Connected apps',
       user: { email: signedIn.user.email, name: signedIn.user.name },
@@ -147,9 +166,11 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (!signedIn) return;
     if (!checkCsrf(ctx, signedIn.binding)) return views.respond(ctx, 'error', { title: 'Request refused', error: 'invalid_request', explanation: 'This form has expired. Reload the page and try again.' }, 403);
     const grant = await grants.find(ctx.params.grantId as string);
-    if (grant?.accountId === signedIn.user.id) await grants.revoke(grant.grantId, { actor: 'user', ip: ctx.ip });
+    // Only the signed-in user's own grants: an id of someone else's is treated as unknown.
+    const revoked = grant?.accountId === signedIn.user.id && (await grants.revoke(grant.grantId, { actor: 'user', ip: ctx.ip }));
     ctx.status = 303;
-    ctx.redirect('/account?done=revoked');
+    if (revoked) setNotice(ctx, 'revoked');
+    ctx.redirect('/account');
   });
 
   router.post('/account/apps/:grantId/remove-scope', formBody, async (ctx) => {
@@ -158,9 +179,10 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (!checkCsrf(ctx, signedIn.binding)) return views.respond(ctx, 'error', { title: 'Request refused', error: 'invalid_request', explanation: 'This form has expired. Reload the page and try again.' }, 403);
     const grant = await grants.find(ctx.params.grantId as string);
     const scope = field(ctx.request.body, 'scope');
-    if (grant?.accountId === signedIn.user.id && scope) await grants.removeScope(grant.grantId, scope, { actor: 'user', ip: ctx.ip });
+    const removed = grant?.accountId === signedIn.user.id && scope !== undefined && (await grants.removeScope(grant.grantId, scope, { actor: 'user', ip: ctx.ip }));
     ctx.status = 303;
-    ctx.redirect('/account?done=narrowed');
+    if (removed) setNotice(ctx, 'narrowed');
+    ctx.redirect('/account');
   });
 
   router.post('/account/sign-out-everywhere', formBody, async (ctx) => {

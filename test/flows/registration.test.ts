@@ -23,6 +23,23 @@ describe.each(STORES)('dynamic registration (RFC 7591) and management (RFC 7592)
       body: JSON.stringify(body),
     });
 
+  it('a resource server added by the CLI a moment ago can be named at once, at registration and on update', async () => {
+    // Warm the server's resource catalogue, then add a resource server elsewhere (as the CLI does).
+    expect((await register({ redirect_uris: [REDIRECT], resource_scopes: { [CONTACTS]: 'contacts:read' } })).status).toBe(201);
+    await h.management.resources.add({ id: `https://fresh-${store}.api.test`, scopes: [{ scope: `fresh-${store}:read`, description: 'Read fresh things' }] });
+    const created = await register({ redirect_uris: [REDIRECT], resource_scopes: { [`https://fresh-${store}.api.test`]: `fresh-${store}:read` } });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const body = (await created.json()) as { client_id: string; registration_access_token: string; registration_client_uri: string };
+
+    await h.management.resources.add({ id: `https://fresher-${store}.api.test`, scopes: [{ scope: `fresher-${store}:read`, description: 'Read fresher things' }] });
+    const updated = await fetch(body.registration_client_uri, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${body.registration_access_token}` },
+      body: JSON.stringify({ client_id: body.client_id, redirect_uris: [REDIRECT], resource_scopes: { [`https://fresher-${store}.api.test`]: `fresher-${store}:read` } }),
+    });
+    expect(updated.status, await updated.clone().text()).toBe(200);
+  });
+
   it('registers a client with an initial access token; the client then completes a flow', async () => {
     const registered = await client.dynamicClientRegistration(
       new URL(h.issuer),

@@ -180,6 +180,51 @@ describe.each(STORES)('user control (%s)', (store) => {
       expect(next.body.scope).toBe('contacts:read');
     });
 
+    it("one user cannot revoke or narrow another user's grant by its id", async () => {
+      const alice = new UserAgent();
+      const { request, page } = await consentPage(alice, 'openid contacts:read contacts:write');
+      const tokens = await redeem(await decide(alice, page, ['contacts:read', 'contacts:write']), request);
+      const grantId = /action="\/account\/apps\/([^/]+)\/revoke"/.exec((await accountPage(alice)).body)?.[1] as string;
+
+      // Bob, signed in with his own session and his own valid form token, names Alice's grant.
+      const bob = new UserAgent();
+      await consentPage(bob, 'openid contacts:read');
+      const bobAccount = await accountPage(bob);
+      const narrowed = await accountPost(bob, bobAccount, `/account/apps/${grantId}/remove-scope`, { scope: 'contacts:write' });
+      const revoked = await accountPost(bob, bobAccount, `/account/apps/${grantId}/revoke`);
+      expect(narrowed.status).toBe(303);
+      expect(revoked.status).toBe(303);
+      // Nothing happened, and Bob is not told that something did.
+      expect((await agent_follow(bob, revoked.location as string)).body).not.toMatch(/Access revoked|Permission removed/);
+      expect(await introspect(h.issuer, rs(), tokens.access_token)).toMatchObject({ active: true });
+      const next = await tokenRequest(h.issuer, editorCreds(), { grant_type: 'refresh_token', refresh_token: tokens.refresh_token as string });
+      expect(next.body.scope?.split(' ').sort()).toEqual(['contacts:read', 'contacts:write']);
+    });
+
+    it('"Access revoked" is shown only when this browser\'s form revoked something', async () => {
+      const agent = new UserAgent();
+      const { request, page } = await consentPage(agent, 'openid contacts:read');
+      await redeem(await decide(agent, page, ['contacts:read']), request);
+      const account = await accountPage(agent);
+      // A crafted link says nothing.
+      expect((await agent.follow(h.url('/account?done=revoked'), REDIRECT)).body).not.toContain('Access revoked');
+      // A form naming an unknown grant revokes nothing, and says nothing.
+      const unknown = await accountPost(agent, account, '/account/apps/no-such-grant/revoke');
+      expect((await agent_follow(agent, unknown.location as string)).body).not.toContain('Access revoked');
+      // Removing a scope the grant does not hold changes nothing, and says nothing.
+      const grantId = /action="\/account\/apps\/([^/]+)\/revoke"/.exec(account.body)?.[1] as string;
+      const noop = await accountPost(agent, account, `/account/apps/${grantId}/remove-scope`, { scope: 'calendar:read' });
+      expect((await agent_follow(agent, noop.location as string)).body).not.toContain('Permission removed');
+      // The real thing says so, once.
+      const real = await accountPost(agent, account, `/account/apps/${grantId}/revoke`);
+      expect((await agent_follow(agent, real.location as string)).body).toContain('Access revoked');
+      expect((await agent.follow(h.url('/account'), REDIRECT)).body).not.toContain('Access revoked');
+    });
+
+    async function agent_follow(agent: UserAgent, location: string) {
+      return agent.follow(new URL(location, h.issuer).toString(), REDIRECT);
+    }
+
     it('forms without their token, or with another session\'s, are refused and change nothing', async () => {
       const alice = new UserAgent();
       const { request, page } = await consentPage(alice, 'openid contacts:read');
