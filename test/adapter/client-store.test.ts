@@ -81,7 +81,7 @@ describe.each(STORES)('ClientStore (%s)', (kind) => {
 
       const row = await clientRow(clientId);
       expect(row).toBeDefined();
-      expect(row?.secret_sealed).toMatch(/^v1\.[A-Za-z0-9_-]+$/);
+      expect(row?.secret_sealed).toMatch(/^v2\.[A-Za-z0-9_-]{8}\.[A-Za-z0-9_-]+$/);
       expect(JSON.stringify(row).includes(secret)).toBe(false);
       const stored = JSON.parse(row?.metadata as string) as Record<string, unknown>;
       expect(stored).not.toHaveProperty('client_secret');

@@ -234,7 +234,7 @@ describe.each(STORES)('T31 cookies under TLS (https issuer behind a proxy) (%s)'
   let f: Fixtures;
 
   beforeAll(async () => {
-    h = await startServer({ store, env: { ISSUER: PUBLIC_ISSUER, TRUST_PROXY: 'true' } });
+    h = await startServer({ store, env: { ISSUER: PUBLIC_ISSUER, TRUST_PROXY: 'true', ALLOW_DEV_ON_PUBLIC_ISSUER: 'true' } });
     f = await createFixtures(h);
   });
   afterAll(async () => h?.close());
