@@ -153,6 +153,8 @@ export async function resourceAdd(values: Values, { management, out }: CommandCo
     tokenFormat: format as TokenFormat,
     accessTokenTtl: ttl === undefined ? undefined : Number(ttl),
     maxGrantDuration: maxGrant === undefined ? undefined : Number(maxGrant),
+    dynamicClients: values['dynamic-clients'] === true,
+    defaultScope: scopeList(optional(values, 'default-scope')),
     scopes: scopes.map((scope) => ({ scope, description: descriptions.get(scope) ?? `Use ${label} with the "${scope}" permission` })),
   });
   out.result(
@@ -161,6 +163,8 @@ export async function resourceAdd(values: Values, { management, out }: CommandCo
       name: created.resource.name,
       token_format: created.resource.tokenFormat,
       access_token_ttl: created.resource.accessTokenTtl,
+      dynamic_clients: created.resource.dynamicClients,
+      default_scope: created.resource.defaultScope.join(' ') || null,
       scopes: created.resource.scopes,
       client_id: created.clientId,
       client_secret: created.clientSecret,
@@ -184,14 +188,39 @@ export async function resourceList(_values: Values, { management, out }: Command
       token_format: r.tokenFormat,
       access_token_ttl: r.accessTokenTtl,
       client_id: r.introspectionClientId,
+      dynamic_clients: r.dynamicClients,
+      default_scope: r.defaultScope.join(' ') || null,
       scopes: r.scopes,
     })),
     resources.length
       ? table([
-          ['ID', 'NAME', 'FORMAT', 'TTL', 'SCOPES'],
-          ...resources.map((r) => [r.id, r.name, r.tokenFormat, String(r.accessTokenTtl), r.scopes.map((s) => s.scope).join(' ')]),
+          ['ID', 'NAME', 'FORMAT', 'TTL', 'DYNAMIC CLIENTS', 'SCOPES'],
+          ...resources.map((r) => [r.id, r.name, r.tokenFormat, String(r.accessTokenTtl), r.dynamicClients ? 'yes' : 'no', r.scopes.map((s) => s.scope).join(' ')]),
         ])
       : 'no resource servers',
+  );
+}
+
+/** A space-separated list of scopes (undefined when the option is absent). */
+function scopeList(raw: string | undefined): string[] | undefined {
+  return raw === undefined ? undefined : raw.split(/\s+/).filter(Boolean);
+}
+
+function trueOrFalse(raw: string | undefined, name: string): boolean | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  throw new UsageError(`--${name} takes true or false, got ${JSON.stringify(raw)}`);
+}
+
+export async function resourceUpdate(values: Values, { management, out }: CommandContext, id?: string) {
+  if (!id) throw new UsageError('usage: latchkey resource update RESOURCE_URI [--dynamic-clients true|false] [--default-scope "a b"]');
+  const changes = { dynamicClients: trueOrFalse(optional(values, 'dynamic-clients'), 'dynamic-clients'), defaultScope: scopeList(optional(values, 'default-scope')) };
+  if (changes.dynamicClients === undefined && changes.defaultScope === undefined) throw new UsageError('nothing to change: give --dynamic-clients true|false and/or --default-scope');
+  const updated = await management.resources.update(id, changes);
+  if (!updated) throw new UsageError(`no resource server ${id}`);
+  out.result(
+    { id: updated.id, dynamic_clients: updated.dynamicClients, default_scope: updated.defaultScope.join(' ') || null },
+    `${updated.id}: self-registered and metadata-document clients ${updated.dynamicClients ? 'may' : 'may not'} ask for its scopes; default scope ${updated.defaultScope.join(' ') || '(none)'}`,
   );
 }
 

@@ -75,7 +75,9 @@ const COMMANDS: Record<string, Command> = {
     run: commands.clientVerify,
   },
   'resource add': {
-    usage: 'resource add --id URI --scope "a b" [--name N] [--format opaque|jwt] [--ttl SECONDS] [--max-grant-duration SECONDS] [--describe "a=Plain words"]...',
+    usage:
+      'resource add --id URI --scope "a b" [--name N] [--format opaque|jwt] [--ttl SECONDS] [--max-grant-duration SECONDS] ' +
+      '[--describe "a=Plain words"]... [--dynamic-clients] [--default-scope "a"]',
     options: {
       ...json,
       id: { type: 'string' },
@@ -85,8 +87,16 @@ const COMMANDS: Record<string, Command> = {
       ttl: { type: 'string' },
       'max-grant-duration': { type: 'string' },
       describe: { type: 'string', multiple: true },
+      'dynamic-clients': { type: 'boolean' },
+      'default-scope': { type: 'string' },
     },
     run: commands.resourceAdd,
+  },
+  'resource update': {
+    usage: 'resource update RESOURCE_URI [--dynamic-clients true|false] [--default-scope "a b"]',
+    options: { ...json, 'dynamic-clients': { type: 'string' }, 'default-scope': { type: 'string' } },
+    positional: true,
+    run: commands.resourceUpdate,
   },
   'resource list': { usage: 'resource list', options: json, run: commands.resourceList },
   'resource remove': { usage: 'resource remove RESOURCE_URI', options: json, positional: true, run: commands.resourceRemove },

@@ -22,6 +22,7 @@ import { createCsrf } from './http/csrf.ts';
 import { createDeviceCookie } from './http/device-cookie.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { sameOriginPosts } from './http/same-origin.ts';
+import { registrationCors } from './http/registration-cors.ts';
 import { pinToIssuer } from './http/pin-to-issuer.ts';
 import { missingClientAuthIs401 } from './oidc/client-auth-errors.ts';
 import { createInterstitial } from './oidc/interstitial.ts';
@@ -219,6 +220,7 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   if (instrument.routes) app.use(instrument.routes.routes());
   app.use(interactions.routes()).use(interactions.allowedMethods());
   app.use(account.routes()).use(account.allowedMethods());
+  if (config.dynamicRegistration !== 'off') app.use(registrationCors('/reg'));
   app.use(throttleRegistration(throttle, '/reg'));
   // Registration metadata is validated synchronously against the in-memory resource catalogue:
   // read it afresh for every registration and update (they are rare), so a resource server added

@@ -6,6 +6,8 @@ import * as rateLimits from './20261124000000_rate_limits.ts';
 import * as userControl from './20261124010000_user_control.ts';
 import * as sessionUid from './20261124020000_session_uid.ts';
 import * as partialIndexes from './20261124030000_partial_indexes.ts';
+import * as dynamicClients from './20261206000000_dynamic_clients.ts';
+import * as scopesPerResource from './20261206010000_scopes_per_resource.ts';
 
 const migrations: Record<string, Knex.Migration> = {
   '20261123000000_initial': initial,
@@ -13,6 +15,8 @@ const migrations: Record<string, Knex.Migration> = {
   '20261124010000_user_control': userControl,
   '20261124020000_session_uid': sessionUid,
   '20261124030000_partial_indexes': partialIndexes,
+  '20261206000000_dynamic_clients': dynamicClients,
+  '20261206010000_scopes_per_resource': scopesPerResource,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -38,6 +38,15 @@ export interface Config {
   /** The choice ticked by default (one of grantDurations). */
   grantDurationDefault: number;
   throttle: ThrottleSettings;
+  /**
+   * Dynamic client registration (RFC 7591): `token` needs an initial access token, `open` lets
+   * anyone register (MCP clients do), `off` has no registration endpoint at all.
+   */
+  dynamicRegistration: 'token' | 'open' | 'off';
+  /** Accept https URLs as client ids and fetch their metadata documents (draft-ietf-oauth-client-id-metadata-document). */
+  clientIdMetadataDocuments: boolean;
+  /** Development only: metadata documents may be fetched from loopback addresses (tests serve them there). */
+  cimdAllowLoopback: boolean;
   ttl: {
     accessToken: number;
     clientCredentials: number;
@@ -159,6 +168,13 @@ function readDurations(env: Env, cap: number): number[] {
   return durations;
 }
 
+function readChoice<T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  if ((choices as readonly string[]).includes(raw)) return raw as T;
+  throw new ConfigError(`${name} must be one of ${choices.join(', ')}, got ${JSON.stringify(raw)}`);
+}
+
 function readSynchronous(env: Env): 'FULL' | 'NORMAL' {
   const raw = (env.SQLITE_SYNCHRONOUS?.trim() || 'FULL').toUpperCase();
   if (raw === 'FULL' || raw === 'NORMAL') return raw;
@@ -197,6 +213,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     throw new ConfigError(`GRANT_DURATION_DEFAULT (${grantDurationDefault}) must be one of GRANT_DURATIONS (${grantDurations.join(',')})`);
   }
 
+  const cimdAllowLoopback = readBoolean(env, 'CIMD_ALLOW_LOOPBACK', false);
+  if (cimdAllowLoopback && mode === 'production') {
+    throw new ConfigError('CIMD_ALLOW_LOOPBACK is for development and tests only: in production a client metadata document is never fetched from a loopback or private address');
+  }
   const trustProxy = readBoolean(env, 'TRUST_PROXY', false);
   if (!trustProxy && env.PROXY_HOPS?.trim()) throw new ConfigError('PROXY_HOPS is set but TRUST_PROXY is not: forwarded headers are ignored unless TRUST_PROXY=true');
   const proxyHops = readInteger(env, 'PROXY_HOPS', 1, { min: 1, max: 10 });
@@ -216,6 +236,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     refreshGraceSeconds: readInteger(env, 'REFRESH_GRACE_SECONDS', 5, { min: 0, max: 10 }),
     grantDurations,
     grantDurationDefault,
+    dynamicRegistration: readChoice(env, 'DYNAMIC_REGISTRATION', ['token', 'open', 'off'] as const, 'token'),
+    clientIdMetadataDocuments: readBoolean(env, 'CLIENT_ID_METADATA_DOCUMENTS', true),
+    cimdAllowLoopback,
     throttle: {
       loginFreeAttempts: readInteger(env, 'LOGIN_FREE_ATTEMPTS', 5, { min: 1, max: 100 }),
       loginBackoffSeconds: readInteger(env, 'LOGIN_BACKOFF_SECONDS', 30, { min: 1, max: 3600 }),

@@ -2,7 +2,7 @@
 // the defaults this overrides and why each one would break a promise if left alone.
 import crypto from 'node:crypto';
 import type { Adapter, Configuration, KoaContextWithOIDC } from 'oidc-provider';
-import { errors } from 'oidc-provider';
+import { errors, interactionPolicy } from 'oidc-provider';
 import type { Config } from '../config/env.ts';
 import type { KeyMaterial } from '../config/keys.ts';
 import type { Accounts } from '../services/accounts.ts';
@@ -10,7 +10,8 @@ import { claimsFor } from '../services/accounts.ts';
 import type { ResourceCatalog } from '../services/resources.ts';
 import { OIDC_SCOPES } from '../services/resources.ts';
 import type { Views } from '../http/views.ts';
-import { createResourceIndicatorHooks, validateResourceScopesMetadata } from './scope-policy.ts';
+import { createResourceIndicatorHooks, SELF_REGISTERED_PREFIX, validateResourceScopesMetadata } from './scope-policy.ts';
+import { clientIdMetadataDocumentFeature, providerFetch } from './metadata-documents.ts';
 import { createIntrospectionPolicy, createRevocationPolicy } from './token-policies.ts';
 import { checkClientMetadata } from './client-metadata-policy.ts';
 import { createErrorPage, createLogoutPages } from './pages.ts';
@@ -30,6 +31,33 @@ export interface ConfigurationDeps {
 
 type Ctx = KoaContextWithOIDC;
 
+/** Removes everything but OpenID Connect scopes from a metadata object's `scope` (in place). */
+function keepOidcScopes(metadata: Record<string, unknown>): void {
+  if (typeof metadata.scope !== 'string') return;
+  const kept = metadata.scope.split(' ').filter((s) => (OIDC_SCOPES as readonly string[]).includes(s));
+  if (kept.length) metadata.scope = kept.join(' ');
+  else delete metadata.scope;
+}
+
+/**
+ * The provider's interaction policy, plus one consent check: a client nobody has verified
+ * (self-registered or metadata-document) gets the consent page on every authorization request,
+ * even when everything it asks for was granted before (consent phishing, RFC 9700 §4.11; T28).
+ * The grant still loads, so the page shows what was granted as granted and asks only for what
+ * is new.
+ */
+function interactionPolicyFor(isVerifiedClient: (clientId: string) => Promise<boolean>) {
+  const policy = interactionPolicy.base();
+  policy.get('consent')?.checks.add(
+    new interactionPolicy.Check('client_not_verified', 'the client is not verified', async (ctx: Ctx) => {
+      const { oidc } = ctx;
+      if (!oidc.client || oidc.result?.consent) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      return (await isVerifiedClient(oidc.client.clientId)) ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+    }),
+  );
+  return policy;
+}
+
 /** `seconds`, shortened to what remains of the grant the token is issued under. */
 function withinGrant(ctx: Ctx | undefined, seconds: number): number {
   const exp = (ctx?.oidc?.entities?.Grant as { exp?: number } | undefined)?.exp;
@@ -44,7 +72,7 @@ export const EXTRA_CLIENT_METADATA = ['resource_scopes', 'required_scopes', 'max
 export function buildConfiguration(deps: ConfigurationDeps): Configuration {
   const { config, keys, accounts, catalog, views } = deps;
   const secureCookies = config.issuer.startsWith('https:');
-  const resourceIndicators = createResourceIndicatorHooks(catalog);
+  const resourceIndicators = createResourceIndicatorHooks(catalog, { honourRegisteredResourceScopes: config.dynamicRegistration === 'token' });
   const { logoutSource, postLogoutSuccessSource } = createLogoutPages(views);
 
   const configuration = {
@@ -109,9 +137,9 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
       // The approval the user just gave on our consent page.
       const given = oidc.result?.consent?.grantId;
       if (given) return oidc.provider.Grant.find(given);
-      // What the user approved before is not asked again, except for clients nobody has
-      // verified: those always show the consent page (consent phishing, RFC 9700 §4.11; T28).
-      if (!(await deps.isVerifiedClient(client.clientId))) return undefined;
+      // What the user approved before is not asked again. (Clients nobody has verified still see
+      // the consent page every time, with what they already have shown as granted: the
+      // `client_not_verified` check in interactionPolicy below.)
       const accountId = oidc.session?.accountId;
       const grantId = oidc.session?.grantIdFor(client.clientId) ?? (accountId ? await deps.findEarlierGrantId(accountId, client.clientId) : undefined);
       const grant = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
@@ -132,6 +160,7 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
 
     interactions: {
       url: (_ctx: Ctx, interaction: { uid: string }) => `/interaction/${interaction.uid}`,
+      policy: interactionPolicyFor(deps.isVerifiedClient),
     },
 
     features: {
@@ -142,15 +171,19 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
       revocation: { enabled: true, allowedPolicy: createRevocationPolicy(catalog) },
       resourceIndicators,
       userinfo: { enabled: true },
+      // DYNAMIC_REGISTRATION: `token` (an initial access token is required), `open` (anyone may
+      // register: MCP clients do; our own rules apply, see the metadata validator below and
+      // throttleRegistration), `off` (no registration endpoint in discovery).
       registration: {
-        enabled: true,
-        initialAccessToken: true,
+        enabled: config.dynamicRegistration !== 'off',
+        initialAccessToken: config.dynamicRegistration === 'token',
         issueRegistrationAccessToken: true,
-        idFactory: () => `dyn_${crypto.randomBytes(12).toString('base64url')}`,
+        idFactory: () => `${SELF_REGISTERED_PREFIX}${crypto.randomBytes(12).toString('base64url')}`,
         // 256 bits, server-generated.
         secretFactory: async () => crypto.randomBytes(32).toString('base64url'),
       },
-      registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
+      registrationManagement: { enabled: config.dynamicRegistration !== 'off', rotateRegistrationAccessToken: true },
+      clientIdMetadataDocument: clientIdMetadataDocumentFeature(config),
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
       claimsParameter: { enabled: false },
       requestObjects: { enabled: false },
@@ -173,6 +206,16 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
         const route = ctx?.oidc?.route;
         const selfRegistered = route === 'registration' || route === 'client_update';
         checkClientMetadata(metadata, { selfRegistered });
+        if (selfRegistered) {
+          // A self-registered client's `scope` is not its allow-list for APIs (what bounds it is
+          // each API's opt-in and the user's consent): keep only OpenID Connect scopes in it, so
+          // registering with an API scope (as MCP clients do) is not refused.
+          keepOidcScopes(metadata);
+          if (config.dynamicRegistration === 'open') {
+            const refused = Object.keys((value as Record<string, unknown> | undefined) ?? {}).find((indicator) => !catalog.snapshot.get(indicator)?.dynamicClients);
+            if (refused) throw new errors.InvalidClientMetadata(`resource_scopes names ${refused}, which does not accept self-registered clients`);
+          }
+        }
         const grantTypes = metadata.grant_types as string[] | undefined;
         // A self-registered client's allow-list is its own claim; without a user's consent in
         // the loop (client_credentials) it would be a key to every API. Operators create
@@ -217,6 +260,7 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
     },
 
     renderError: createErrorPage(views),
+    fetch: providerFetch(config),
 
     discovery: {
       service_documentation: `${config.issuer}/`,

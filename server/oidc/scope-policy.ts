@@ -2,13 +2,22 @@
 //
 // Rules (refuse, never silently grant or silently drop):
 // - A scope is either an OpenID Connect scope (openid, profile, email, offline_access) or is
-//   defined by exactly one resource server; anything else is `invalid_scope`.
+//   defined by a resource server; anything else is `invalid_scope`. A name is unique within a
+//   resource server; when several define it, the request must name which (`resource`),
+//   otherwise `invalid_target`.
 // - A client may request only the resources and scopes on its allow-list (`resource_scopes`
 //   metadata, plus the standard `scope` metadata for OIDC scopes); anything else is
 //   `invalid_scope` / `invalid_target` (RFC 6749 §3.3, RFC 8707 §2).
 // - A request without `resource` is bound to the resource servers its scopes belong to, so
 //   clients that do not implement RFC 8707 still get audience-bound tokens.
 // - Every access token has exactly one audience: the resource identifier (RFC 9068 §3).
+// - Self-registered clients (RFC 7591, ids `dyn_…`) and metadata-document clients (an https URL
+//   as client_id) are not vouched for by anyone: they may ask for the scopes of the resource
+//   servers that opted in (`--dynamic-clients`), whatever scope they registered (MCP clients
+//   register with their first challenge's scope and step up later); the user decides on the
+//   consent page. With DYNAMIC_REGISTRATION=token, a client registered with an initial access
+//   token also keeps the `resource_scopes` it registered.
+// - A request that names a resource server but none of its scopes gets its default scope.
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ResourceCatalog, ResourceServer, ResourceSnapshot } from '../services/resources.ts';
 import { OIDC_SCOPES } from '../services/resources.ts';
@@ -18,13 +27,43 @@ type Ctx = KoaContextWithOIDC;
 
 const oidcScopes = new Set<string>(OIDC_SCOPES);
 
-export function allowedResourceScopes(client: Client): Map<string, Set<string>> {
+/** Ids given by our registration endpoint (configuration.ts idFactory); the CLI refuses them. */
+export const SELF_REGISTERED_PREFIX = 'dyn_';
+
+/** A client nobody vouched for: self-registered, or identified by its metadata document's URL. */
+export function isDynamicClient(client: { clientId: string }): boolean {
+  return client.clientId.startsWith(SELF_REGISTERED_PREFIX) || isMetadataDocumentClient(client);
+}
+
+export function isMetadataDocumentClient(client: { clientId: string }): boolean {
+  return /^https:\/\//i.test(client.clientId) || (client as { clientIdMetadataDocument?: unknown }).clientIdMetadataDocument === true;
+}
+
+export interface ScopePolicy {
+  /** DYNAMIC_REGISTRATION=token: self-registered clients keep the resource_scopes they registered. */
+  honourRegisteredResourceScopes: boolean;
+}
+
+function registeredResourceScopes(client: Client): Map<string, Set<string>> {
   const raw = (client as unknown as { resource_scopes?: unknown }).resource_scopes;
   const allowed = new Map<string, Set<string>>();
   if (raw && typeof raw === 'object') {
     for (const [resource, scopes] of Object.entries(raw as Record<string, unknown>)) {
       if (typeof scopes === 'string') allowed.set(resource, new Set(scopes.split(' ').filter(Boolean)));
     }
+  }
+  return allowed;
+}
+
+/** Per resource indicator, the scopes this client may ask for. */
+export function allowedResourceScopes(client: Client, snapshot: ResourceSnapshot, policy: ScopePolicy): Map<string, Set<string>> {
+  if (!isDynamicClient(client)) return registeredResourceScopes(client);
+  const allowed = new Map<string, Set<string>>();
+  for (const resource of snapshot.all) {
+    if (resource.dynamicClients) allowed.set(resource.id, new Set(resource.scopes.map((s) => s.scope)));
+  }
+  if (policy.honourRegisteredResourceScopes && !isMetadataDocumentClient(client)) {
+    for (const [indicator, scopes] of registeredResourceScopes(client)) allowed.set(indicator, new Set([...(allowed.get(indicator) ?? []), ...scopes]));
   }
   return allowed;
 }
@@ -50,20 +89,34 @@ function isScopeRequest(ctx: Ctx): boolean {
 const checked = new WeakSet<object>();
 
 /** Validates every requested non-OIDC scope once per request; OIDC scopes are checked by the provider against `client.scope`. */
-function checkRequestedScopes(ctx: Ctx, client: Client, snapshot: ResourceSnapshot): void {
+function checkRequestedScopes(ctx: Ctx, client: Client, snapshot: ResourceSnapshot, policy: ScopePolicy): void {
   if (checked.has(ctx) || !isScopeRequest(ctx)) return;
   checked.add(ctx);
-  const allowed = allowedResourceScopes(client);
+  const allowed = allowedResourceScopes(client, snapshot, policy);
   const resources = requestedResources(ctx);
   for (const scope of requestedScopes(ctx)) {
     if (oidcScopes.has(scope)) continue;
-    const owner = snapshot.ownerOf(scope);
-    if (!owner) throw new errors.InvalidScope('requested scope is not defined by any resource server', scope);
-    if (!allowed.get(owner.id)?.has(scope)) throw new errors.InvalidScope('requested scope is not allowed for this client', scope);
-    if (resources && !resources.includes(owner.id)) {
-      throw new errors.InvalidScope(`scope ${scope} belongs to a resource that was not requested (${owner.id})`, scope);
+    const owners = snapshot.ownersOf(scope);
+    if (owners.length === 0) throw new errors.InvalidScope('requested scope is not defined by any resource server', scope);
+    const targets = resources ? owners.filter((owner) => resources.includes(owner.id)) : owners;
+    if (targets.length === 0) {
+      throw new errors.InvalidScope(`scope ${scope} belongs to a resource that was not requested (${owners.map((o) => o.id).join(', ')})`, scope);
     }
+    if (!targets.some((owner) => allowed.get(owner.id)?.has(scope))) throw new errors.InvalidScope('requested scope is not allowed for this client', scope);
   }
+}
+
+/** The resource servers the requested scopes point at; refuses a scope name several define. */
+function ownersOfRequested(ctx: Ctx, snapshot: ResourceSnapshot): string[] {
+  const owners = new Set<string>();
+  for (const scope of requestedScopes(ctx)) {
+    const defined = snapshot.ownersOf(scope);
+    if (defined.length > 1) {
+      throw new errors.InvalidTarget(`scope ${scope} is defined by several resource servers (${defined.map((o) => o.id).join(', ')}): name the one you want with the resource parameter (RFC 8707)`);
+    }
+    if (defined[0]) owners.add(defined[0].id);
+  }
+  return [...owners];
 }
 
 function resourceServerInfo(resource: ResourceServer, allowed: Set<string>) {
@@ -77,7 +130,20 @@ function resourceServerInfo(resource: ResourceServer, allowed: Set<string>) {
   };
 }
 
-export function createResourceIndicatorHooks(catalog: ResourceCatalog) {
+/**
+ * A request that names `resource` (RFC 8707) but asks for none of its scopes gets the resource
+ * server's default scope, as if it had asked for it (so consent shows it and the token has it).
+ */
+function applyDefaultScope(ctx: Ctx, resource: ResourceServer): void {
+  if (!isScopeRequest(ctx) || resource.defaultScope.length === 0) return;
+  if (!requestedResources(ctx)?.includes(resource.id)) return;
+  const requested = requestedScopes(ctx);
+  const own = new Set(resource.scopes.map((s) => s.scope));
+  if (requested.some((s) => own.has(s))) return;
+  ctx.oidc.params!.scope = [...requested, ...resource.defaultScope].join(' ');
+}
+
+export function createResourceIndicatorHooks(catalog: ResourceCatalog, policy: ScopePolicy) {
   return {
     enabled: true,
 
@@ -90,12 +156,12 @@ export function createResourceIndicatorHooks(catalog: ResourceCatalog) {
       const snapshot = await catalog.current();
       if (oneOf) {
         if (oneOf.length === 1) return oneOf[0];
-        const owners = new Set(requestedScopes(ctx).map((s) => snapshot.ownerOf(s)?.id).filter(Boolean));
+        const owners = new Set(requestedScopes(ctx).flatMap((s) => snapshot.ownersOf(s).map((o) => o.id)));
         const matching = oneOf.filter((r) => owners.has(r));
         return matching.length === 1 ? matching[0] : oneOf;
       }
-      checkRequestedScopes(ctx, client, snapshot);
-      const owners = [...new Set(requestedScopes(ctx).map((s) => snapshot.ownerOf(s)?.id).filter((id): id is string => !!id))];
+      checkRequestedScopes(ctx, client, snapshot, policy);
+      const owners = ownersOfRequested(ctx, snapshot);
       if (owners.length === 0) return undefined;
       return owners.length === 1 ? owners[0] : owners;
     },
@@ -104,9 +170,10 @@ export function createResourceIndicatorHooks(catalog: ResourceCatalog) {
       const snapshot = await catalog.current();
       const resource = snapshot.get(indicator);
       if (!resource) throw new errors.InvalidTarget('unknown resource indicator');
-      const allowed = allowedResourceScopes(client).get(indicator);
+      const allowed = allowedResourceScopes(client, snapshot, policy).get(indicator);
       if (!allowed || allowed.size === 0) throw new errors.InvalidTarget('this client is not allowed to request tokens for this resource');
-      checkRequestedScopes(ctx, client, snapshot);
+      applyDefaultScope(ctx, resource);
+      checkRequestedScopes(ctx, client, snapshot, policy);
       return resourceServerInfo(resource, allowed);
     },
 

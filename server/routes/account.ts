@@ -47,9 +47,9 @@ function date(ms: number | undefined): string | undefined {
 
 function appCard(grant: GrantSummary, client: Awaited<ReturnType<Provider['Client']['find']>>, snapshot: ResourceSnapshot, lastUsed: number | undefined, trail: AuditRecord[]) {
   const groups = [
-    ...(grant.oidc.length ? [{ title: 'Your account', scopes: grant.oidc }] : []),
-    ...Object.entries(grant.resources).map(([indicator, scopes]) => ({ title: snapshot.get(indicator)?.name ?? indicator, scopes })),
-  ].map((group) => ({ ...group, scopes: group.scopes.map((scope) => ({ scope, description: describeScope(scope, snapshot), removable: scope !== 'openid' })) }));
+    ...(grant.oidc.length ? [{ title: 'Your account', resource: undefined as string | undefined, scopes: grant.oidc }] : []),
+    ...Object.entries(grant.resources).map(([indicator, scopes]) => ({ title: snapshot.get(indicator)?.name ?? indicator, resource: indicator, scopes })),
+  ].map((group) => ({ ...group, scopes: group.scopes.map((scope) => ({ scope, description: describeScope(scope, snapshot, group.resource), removable: scope !== 'openid' })) }));
   const selfContained = Object.keys(grant.resources)
     .map((indicator) => snapshot.get(indicator))
     .filter((resource) => resource?.tokenFormat === 'jwt')
@@ -179,7 +179,9 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (!checkCsrf(ctx, signedIn.binding)) return views.respond(ctx, 'error', { title: 'Request refused', error: 'invalid_request', explanation: 'This form has expired. Reload the page and try again.' }, 403);
     const grant = await grants.find(ctx.params.grantId as string);
     const scope = field(ctx.request.body, 'scope');
-    const removed = grant?.accountId === signedIn.user.id && scope !== undefined && (await grants.removeScope(grant.grantId, scope, { actor: 'user', ip: ctx.ip }));
+    // Which API's scope (two may define the same name); absent for OpenID Connect scopes.
+    const resource = field(ctx.request.body, 'resource');
+    const removed = grant?.accountId === signedIn.user.id && scope !== undefined && (await grants.removeScope(grant.grantId, scope, { actor: 'user', ip: ctx.ip }, resource));
     ctx.status = 303;
     if (removed) setNotice(ctx, 'narrowed');
     ctx.redirect('/account');

@@ -16,6 +16,8 @@ export interface ClientView {
   homepage?: string | undefined;
   policy?: string | undefined;
   terms?: string | undefined;
+  /** For a client whose id is the URL of its metadata document: that document's host. */
+  documentHost?: string | undefined;
 }
 
 interface ClientLike {
@@ -41,6 +43,7 @@ export function describeClient(client: ClientLike): ClientView {
     homepage: webLink(client.clientUri),
     policy: webLink(client.policyUri),
     terms: webLink(client.tosUri),
+    documentHost: /^https:\/\//i.test(client.clientId) ? URL.parse(client.clientId)?.host : undefined,
   };
 }
 
@@ -63,19 +66,19 @@ interface PromptDetails {
   missingResourceScopes?: Record<string, string[]>;
 }
 
-export function describeScope(scope: string, snapshot: ResourceSnapshot): string {
-  return OIDC_SCOPE_DESCRIPTIONS[scope] ?? snapshot.describe(scope) ?? scope;
+export function describeScope(scope: string, snapshot: ResourceSnapshot, resource?: string): string {
+  return OIDC_SCOPE_DESCRIPTIONS[scope] ?? snapshot.describe(scope, resource) ?? scope;
 }
 
 /** What the request asks for that the app does not have yet, grouped by resource. */
 export function consentGroups(details: unknown, snapshot: ResourceSnapshot, required: Set<string> = new Set(['openid'])): ConsentGroup[] {
   const d = (details ?? {}) as PromptDetails;
   const groups: ConsentGroup[] = [];
-  const line = (scope: string) => ({ scope, description: describeScope(scope, snapshot), required: required.has(scope) });
-  const oidc = (d.missingOIDCScope ?? []).map(line);
+  const line = (resource?: string) => (scope: string) => ({ scope, description: describeScope(scope, snapshot, resource), required: required.has(scope) });
+  const oidc = (d.missingOIDCScope ?? []).map(line());
   if (oidc.length) groups.push({ title: 'Your account', scopes: oidc });
   for (const [indicator, scopes] of Object.entries(d.missingResourceScopes ?? {})) {
-    groups.push({ title: snapshot.get(indicator)?.name ?? indicator, resource: indicator, scopes: scopes.map(line) });
+    groups.push({ title: snapshot.get(indicator)?.name ?? indicator, resource: indicator, scopes: scopes.map(line(indicator)) });
   }
   return groups;
 }
@@ -89,12 +92,12 @@ interface GrantLike {
 /** What a grant currently allows, grouped the same way. */
 export function grantedGroups(grant: GrantLike, snapshot: ResourceSnapshot): ConsentGroup[] {
   const groups: ConsentGroup[] = [];
-  const line = (scope: string) => ({ scope, description: describeScope(scope, snapshot) });
+  const line = (resource?: string) => (scope: string) => ({ scope, description: describeScope(scope, snapshot, resource) });
   const oidc = grant.getOIDCScope().split(' ').filter(Boolean);
-  if (oidc.length) groups.push({ title: 'Your account', scopes: oidc.map(line) });
+  if (oidc.length) groups.push({ title: 'Your account', scopes: oidc.map(line()) });
   for (const indicator of Object.keys(grant.resources ?? {})) {
     const scopes = grant.getResourceScope(indicator).split(' ').filter(Boolean);
-    if (scopes.length) groups.push({ title: snapshot.get(indicator)?.name ?? indicator, resource: indicator, scopes: scopes.map(line) });
+    if (scopes.length) groups.push({ title: snapshot.get(indicator)?.name ?? indicator, resource: indicator, scopes: scopes.map(line(indicator)) });
   }
   return groups;
 }

@@ -61,8 +61,12 @@ export function resolveAllowList(
       oidc.add(token);
       continue;
     }
-    const owner = catalog.ownerOf(token);
-    if (!owner) throw new ClientError(`unknown scope ${token}: not an OpenID Connect scope nor defined by any resource server`);
+    const owners = catalog.ownersOf(token);
+    if (owners.length === 0) throw new ClientError(`unknown scope ${token}: not an OpenID Connect scope nor defined by any resource server`);
+    // A name several resource servers define is taken to mean the one among --resource.
+    const named = owners.filter((o) => resources.includes(o.id));
+    const owner = owners.length === 1 ? owners[0] : named.length === 1 ? named[0] : undefined;
+    if (!owner) throw new ClientError(`scope ${token} is defined by ${owners.map((o) => o.id).join(' and ')}: add --resource for the one you mean`);
     if (!perResource.has(owner.id)) perResource.set(owner.id, new Set());
     perResource.get(owner.id)?.add(token);
   }
@@ -108,6 +112,9 @@ export function createClientAdmin(
       });
 
       const clientId = input.clientId ?? `app_${crypto.randomBytes(12).toString('base64url')}`;
+      // These forms mean "nobody vouched for it" (scope-policy.ts): self-registered ids and
+      // metadata-document URLs are never given to operator-made clients.
+      if (clientId.startsWith('dyn_') || /^https?:\/\//i.test(clientId)) throw new ClientError(`client id ${clientId} is reserved for self-registered clients`);
       const clientSecret = input.public ? undefined : crypto.randomBytes(32).toString('base64url');
       const metadata: Record<string, unknown> = {
         client_id: clientId,

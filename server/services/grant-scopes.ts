@@ -62,17 +62,20 @@ export function exceedsGrant(token: { scope?: string | undefined; aud?: string |
   return words(token.scope).some((s) => !allowed.has(s));
 }
 
-/** The grant with `scope` taken out; a resource left with no scope leaves the grant. */
-export function withoutScope<G extends GrantScopes>(grant: G, scope: string): { grant: G; removed: boolean } {
+/**
+ * The grant with `scope` taken out (of `resource` only, when given: two APIs may define the same
+ * name); a resource left with no scope leaves the grant.
+ */
+export function withoutScope<G extends GrantScopes>(grant: G, scope: string, resource?: string): { grant: G; removed: boolean } {
   let removed = false;
   const next: G = { ...grant };
-  if (scope !== 'openid' && words(grant.openid?.scope).includes(scope)) {
+  if (resource === undefined && scope !== 'openid' && words(grant.openid?.scope).includes(scope)) {
     next.openid = { ...grant.openid, scope: words(grant.openid?.scope).filter((s) => s !== scope).join(' ') };
     removed = true;
   }
   const resources: Record<string, string> = {};
   for (const [indicator, scopes] of Object.entries(grant.resources ?? {})) {
-    const kept = words(scopes).filter((s) => s !== scope);
+    const kept = words(scopes).filter((s) => s !== scope || (resource !== undefined && indicator !== resource));
     if (kept.length !== words(scopes).length) removed = true;
     if (kept.length) resources[indicator] = kept.join(' ');
   }

@@ -100,9 +100,9 @@ export function createGrants({ db, sealer, provider, audit }: { db: Knex; sealer
      * is kept, never overwritten; a refresh racing this edit is held to the grant when its token
      * is next used (server/oidc/grant-bound.ts).
      */
-    async removeScope(grantId: string, scope: string, by: { actor: 'user' | 'operator'; ip?: string }): Promise<boolean> {
+    async removeScope(grantId: string, scope: string, by: { actor: 'user' | 'operator'; ip?: string }, resource?: string): Promise<boolean> {
       const updated = await updatePayload(db, sealer, 'Grant', grantId, (payload) => {
-        const { grant, removed } = withoutScope(payload as GrantPayload, scope);
+        const { grant, removed } = withoutScope(payload as GrantPayload, scope, resource);
         return removed ? grant : undefined;
       });
       if (!updated) return false;
@@ -129,7 +129,7 @@ export function createGrants({ db, sealer, provider, audit }: { db: Knex; sealer
         grantId,
         actor: by.actor,
         ip: by.ip,
-        details: { removed: [scope] },
+        details: { removed: [scope], ...(resource ? { resource } : {}) },
       });
       return true;
     },

@@ -1,4 +1,6 @@
-// Resource servers (the APIs tokens are for) and the scopes each one defines.
+// Resource servers (the APIs tokens are for) and the scopes each one defines. A scope name is
+// unique within its resource server; two may define the same name (a request using it then
+// names its API with RFC 8707 `resource`).
 //
 // Each resource server is also an OAuth client of kind `resource_server`: it authenticates with
 // those credentials to call introspection, and learns only about tokens whose audience it is.
@@ -23,6 +25,13 @@ export interface ResourceServer {
   introspectionClientId: string | null;
   /** The longest a user may grant access to this API (s), or null for the server's cap. */
   maxGrantDuration: number | null;
+  /**
+   * Self-registered and metadata-document clients (MCP agents) may ask for this API's scopes;
+   * the user decides on the consent page. Otherwise such a client gets invalid_target.
+   */
+  dynamicClients: boolean;
+  /** What a request that names this API (RFC 8707) but none of its scopes gets. */
+  defaultScope: string[];
   scopes: ScopeDefinition[];
 }
 
@@ -69,6 +78,8 @@ interface ResourceRow {
   access_token_ttl: number;
   introspection_client_id: string | null;
   max_grant_duration: number | null;
+  dynamic_clients: boolean | number;
+  default_scope: string | null;
 }
 
 async function loadAll(db: Knex): Promise<ResourceServer[]> {
@@ -83,6 +94,8 @@ async function loadAll(db: Knex): Promise<ResourceServer[]> {
     accessTokenTtl: Number(row.access_token_ttl),
     introspectionClientId: row.introspection_client_id,
     maxGrantDuration: row.max_grant_duration === null || row.max_grant_duration === undefined ? null : Number(row.max_grant_duration),
+    dynamicClients: Boolean(row.dynamic_clients),
+    defaultScope: (row.default_scope ?? '').split(' ').filter(Boolean),
     scopes: scopes.filter((s) => s.resource_id === row.id).map(({ scope, description }) => ({ scope, description })),
   }));
 }
@@ -90,12 +103,13 @@ async function loadAll(db: Knex): Promise<ResourceServer[]> {
 /** An immutable view of all resource servers, indexed for the lookups the provider needs. */
 export class ResourceSnapshot {
   readonly #byId: Map<string, ResourceServer>;
-  readonly #byScope: Map<string, ResourceServer>;
+  readonly #byScope: Map<string, ResourceServer[]>;
   readonly #byIntrospectionClient: Map<string, ResourceServer>;
 
   constructor(readonly all: readonly ResourceServer[]) {
     this.#byId = new Map(all.map((r) => [r.id, r]));
-    this.#byScope = new Map(all.flatMap((r) => r.scopes.map((s) => [s.scope, r] as const)));
+    this.#byScope = new Map();
+    for (const resource of all) for (const { scope } of resource.scopes) this.#byScope.set(scope, [...(this.#byScope.get(scope) ?? []), resource]);
     this.#byIntrospectionClient = new Map(
       all.filter((r) => r.introspectionClientId).map((r) => [r.introspectionClientId as string, r]),
     );
@@ -105,13 +119,21 @@ export class ResourceSnapshot {
     return this.#byId.get(id);
   }
 
-  /** The resource server that defines this scope (scopes are unique across resource servers). */
-  ownerOf(scope: string): ResourceServer | undefined {
-    return this.#byScope.get(scope);
+  /** Every resource server that defines this scope name (a name is unique within one of them). */
+  ownersOf(scope: string): readonly ResourceServer[] {
+    return this.#byScope.get(scope) ?? [];
   }
 
-  describe(scope: string): string | undefined {
-    return this.ownerOf(scope)?.scopes.find((s) => s.scope === scope)?.description;
+  /** The one resource server defining this scope name, when exactly one does. */
+  ownerOf(scope: string): ResourceServer | undefined {
+    const owners = this.ownersOf(scope);
+    return owners.length === 1 ? owners[0] : undefined;
+  }
+
+  /** The scope's plain words, as `resource` (or its only owner) describes it. */
+  describe(scope: string, resource?: string): string | undefined {
+    const owner = resource === undefined ? this.ownerOf(scope) : this.get(resource);
+    return owner?.scopes.find((s) => s.scope === scope)?.description;
   }
 
   forIntrospectionClient(clientId: string): ResourceServer | undefined {
@@ -173,6 +195,20 @@ export interface NewResourceServer {
   /** Defaults to a generated `rs_...` id. */
   introspectionClientId?: string | undefined;
   maxGrantDuration?: number | undefined;
+  dynamicClients?: boolean | undefined;
+  defaultScope?: string[] | undefined;
+}
+
+/** What `resource update` may change. */
+export interface ResourceChanges {
+  dynamicClients?: boolean | undefined;
+  defaultScope?: string[] | undefined;
+}
+
+function checkDefaultScope(defaultScope: string[], scopes: readonly string[]): string | null {
+  const unknown = defaultScope.find((s) => !scopes.includes(s));
+  if (unknown) throw new ResourceError(`the default scope ${unknown} is not one of this resource server's scopes`);
+  return defaultScope.length ? [...new Set(defaultScope)].join(' ') : null;
 }
 
 export interface CreatedResourceServer {
@@ -203,6 +239,7 @@ export function createResourceAdmin(db: Knex, clients: ClientStore, defaults: { 
         throw new ResourceError('the maximum grant duration must be at least 60 seconds');
       }
 
+      const defaultScope = checkDefaultScope(input.defaultScope ?? [], scopes.map((s) => s.scope));
       const clientId = input.introspectionClientId ?? `rs_${crypto.randomBytes(12).toString('base64url')}`;
       const clientSecret = crypto.randomBytes(32).toString('base64url');
 
@@ -213,8 +250,6 @@ export function createResourceAdmin(db: Knex, clients: ClientStore, defaults: { 
         if (await trx('clients').where({ client_id: clientId }).first()) {
           throw new ResourceError(`client id ${clientId} is already taken`);
         }
-        const taken = await trx('resource_scopes').whereIn('scope', scopes.map((s) => s.scope)).first();
-        if (taken) throw new ResourceError(`scope ${taken.scope} already belongs to ${taken.resource_id}`);
         await clients.insert(
           {
             metadata: {
@@ -240,6 +275,8 @@ export function createResourceAdmin(db: Knex, clients: ClientStore, defaults: { 
           access_token_ttl: accessTokenTtl,
           introspection_client_id: clientId,
           max_grant_duration: input.maxGrantDuration ?? null,
+          dynamic_clients: input.dynamicClients === true,
+          default_scope: defaultScope,
           created_at: Date.now(),
         });
         await trx('resource_scopes').insert(scopes.map((s) => ({ resource_id: id, ...s })));
@@ -247,6 +284,18 @@ export function createResourceAdmin(db: Knex, clients: ClientStore, defaults: { 
 
       const resource = (await loadAll(db)).find((r) => r.id === id) as ResourceServer;
       return { resource, clientId, clientSecret };
+    },
+
+    /** Changes a resource server's policy; returns it as it is now, or undefined when there is none. */
+    async update(id: string, changes: ResourceChanges): Promise<ResourceServer | undefined> {
+      if (!isStorableText(id)) return undefined;
+      const current = (await loadAll(db)).find((r) => r.id === id);
+      if (!current) return undefined;
+      const row: Partial<ResourceRow> = {};
+      if (changes.dynamicClients !== undefined) row.dynamic_clients = changes.dynamicClients;
+      if (changes.defaultScope !== undefined) row.default_scope = checkDefaultScope(changes.defaultScope, current.scopes.map((s) => s.scope));
+      if (Object.keys(row).length) await db('resource_servers').where({ id }).update(row);
+      return (await loadAll(db)).find((r) => r.id === id);
     },
 
     async remove(id: string): Promise<boolean> {
