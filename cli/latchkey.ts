@@ -38,7 +38,7 @@ const COMMANDS: Record<string, Command> = {
     options: json,
     run: async (_v, { db, config, keys, out }) => {
       const summary = await seedDemoData(db, { config, keys, log: createLogger({ quiet: out.json }) });
-      out.result(summary, `demo data present: user ${summary.user}, resource ${summary.resource}, clients ${summary.clients.join(', ')}`);
+      out.result(summary, `demo data present: user ${summary.user}, resources ${summary.resources.join(", ")}, clients ${summary.clients.join(', ')}`);
     },
   },
   'user add': {

@@ -20,6 +20,18 @@ export const DEMO = {
       { scope: 'contacts:write', description: 'Add, change and delete your contacts' },
     ],
   },
+  // The demo MCP server (npm run demo:mcp): its own audience, the same scope names, open to
+  // self-registered and metadata-document clients (MCP agents register themselves).
+  mcpServer: {
+    id: 'http://localhost:4100/mcp',
+    name: 'Contacts MCP server',
+    introspectionClientId: 'contacts-mcp',
+    dynamicClients: true,
+    scopes: [
+      { scope: 'contacts:read', description: 'List your contacts' },
+      { scope: 'contacts:write', description: 'Add contacts' },
+    ],
+  },
   reader: {
     clientId: 'contacts-reader',
     name: 'Contacts Reader',
@@ -60,8 +72,10 @@ export async function seedDemoData(db: Knex, { config, keys, log }: SeedContext)
   if (!(await m.accounts.findByEmail(DEMO.user.email))) {
     await m.accounts.create({ ...DEMO.user, emailVerified: true });
   }
-  if (!(await m.catalog.reload()).get(DEMO.contactsApi.id)) {
-    const created = await m.resources.add({ ...DEMO.contactsApi, scopes: [...DEMO.contactsApi.scopes], tokenFormat: 'opaque' });
+  const catalog = await m.catalog.reload();
+  for (const resource of [DEMO.contactsApi, DEMO.mcpServer]) {
+    if (catalog.get(resource.id)) continue;
+    const created = await m.resources.add({ ...resource, scopes: [...resource.scopes], tokenFormat: 'opaque' });
     secrets[created.clientId] = created.clientSecret;
   }
   const apps = [
@@ -83,7 +97,7 @@ export async function seedDemoData(db: Knex, { config, keys, log }: SeedContext)
     fs.writeFileSync(file, `${JSON.stringify({ ...previous, ...secrets }, null, 2)}\n`, { mode: 0o600 });
     log.info('demo client secrets written', { file });
   }
-  return { user: DEMO.user.email, resource: DEMO.contactsApi.id, clients: apps.map((a) => a.clientId) };
+  return { user: DEMO.user.email, resources: [DEMO.contactsApi.id, DEMO.mcpServer.id], clients: apps.map((a) => a.clientId) };
 }
 
 /** Knex seed entry point (`knex seed:run`, `npx latchkey seed`): keys and settings from the environment. */
