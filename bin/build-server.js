@@ -3,7 +3,7 @@
 // `npm start` runs; and, for the benchmarks only, dist/bench/server.js, the same server with the
 // benchmark instrumentation (bench/server.ts), which the production bundle does not contain. Running TypeScript through tsx at run time kept its loader, a second V8
 // isolate on a thread of its own, alive for the whole life of the server: ~34 MiB of resident
-// memory for nothing after start-up (README, Performance). The CLI, tests and `npm run dev` still
+// memory for nothing after start-up (bench/README.md). The CLI, tests and `npm run dev` still
 // run the sources through tsx; packages stay in node_modules, only our own code is bundled.
 //
 // Each file is written beside its final name and renamed over it, so a server starting while

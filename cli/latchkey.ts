@@ -128,7 +128,7 @@ function usage(): string {
     '  latchkey keys rotate [--signing-only | --cookies-only | --data]',
     '  latchkey keys prune                (drop retired data keys that seal nothing)',
     '',
-    'Settings come from the environment (DATABASE_URL, KEYS_FILE, LATCHKEY_KEYS, ISSUER...); see the README.',
+    'Settings come from the environment (DATABASE_URL, KEYS_FILE, LATCHKEY_KEYS, ISSUER...); see docs/configuration.md.',
   ].join('\n');
 }
 

@@ -6,77 +6,25 @@
 //   CONTACTS_API_CLIENT_ID      default contacts-api
 //   CONTACTS_API_CLIENT_SECRET  default: the "contacts-api" entry of data/demo-credentials.json,
 //                               which the demo seed writes next to KEYS_FILE
-import fs from 'node:fs';
+//   CONTACTS_API_URL            default http://localhost:<PORT>: where clients reach it (its RFC 9728
+//                               document is served there, /.well-known/oauth-protected-resource)
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import { createContactsApi } from './app.ts';
-import { probeIntrospection, type TokenCheckOptions } from './token-check.ts';
-
-class StartupError extends Error {}
-
-function readPort(raw: string | undefined): number {
-  const value = raw?.trim() || '4000';
-  const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65535) throw new StartupError(`PORT must be a number from 0 to 65535, got ${JSON.stringify(raw)}`);
-  return port;
-}
-
-function readIssuer(raw: string | undefined): string {
-  const value = (raw?.trim() || 'http://localhost:3000').replace(/\/+$/, '');
-  const url = URL.parse(value);
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash) {
-    throw new StartupError(`ISSUER must be the Latchkey server's http(s) URL (its issuer identifier), got ${JSON.stringify(raw)}`);
-  }
-  return value;
-}
-
-function readResource(raw: string | undefined): string {
-  const value = raw?.trim() || 'https://contacts-api.example';
-  // Compared byte for byte with the tokens' `aud`, so no normalising here (RFC 8707 §2).
-  if (!URL.parse(value) || value.includes('#')) {
-    throw new StartupError(`CONTACTS_RESOURCE must be an absolute URI without a fragment, got ${JSON.stringify(raw)}`);
-  }
-  return value;
-}
-
-function readSecret(env: NodeJS.ProcessEnv, clientId: string): string {
-  const fromEnv = env.CONTACTS_API_CLIENT_SECRET?.trim();
-  if (fromEnv) return fromEnv;
-  // Where seeds/01-demo.ts writes the demo secrets: beside the keys file.
-  const file = path.resolve(path.dirname(env.KEYS_FILE?.trim() || 'data/keys.json'), 'demo-credentials.json');
-  let secrets: unknown;
-  try {
-    secrets = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch {
-    secrets = undefined;
-  }
-  const secret = (secrets as Record<string, unknown> | undefined)?.[clientId];
-  if (typeof secret === 'string' && secret) return secret;
-  throw new StartupError(
-    `no secret for ${clientId}: set CONTACTS_API_CLIENT_SECRET, or start Latchkey once with the demo seed ` +
-      `(npm start) so that ${file} holds it`,
-  );
-}
+import { readIssuer, readPort, readResource, readSecret, StartupError } from '../settings.ts';
+import { createContactsApi, type ContactsApiOptions } from './app.ts';
 
 async function main() {
   const env = process.env;
-  const port = readPort(env.PORT);
+  const port = readPort(env.PORT, 4000);
   const clientId = env.CONTACTS_API_CLIENT_ID?.trim() || 'contacts-api';
-  const options: TokenCheckOptions = {
+  const options: ContactsApiOptions = {
     issuer: readIssuer(env.ISSUER),
-    resource: readResource(env.CONTACTS_RESOURCE),
+    resource: readResource('CONTACTS_RESOURCE', env.CONTACTS_RESOURCE, 'https://contacts-api.example'),
     clientId,
-    clientSecret: readSecret(env, clientId),
+    clientSecret: readSecret(env, env.CONTACTS_API_CLIENT_SECRET, clientId, 'CONTACTS_API_CLIENT_SECRET'),
+    // Its resource identifier is not where it runs: clients find its RFC 9728 document here.
+    publicUrl: env.CONTACTS_API_URL?.trim() || `http://localhost:${port}`,
   };
-
-  // Wrong credentials would turn every request into a 503: say so now. An issuer that is not up
-  // yet is fine; requests get 503 until it is.
-  const probe = await probeIntrospection(options);
-  if (probe === 'rejected') {
-    throw new StartupError(`${options.issuer} refused the introspection credentials of ${clientId}: check CONTACTS_API_CLIENT_ID/SECRET`);
-  }
-  if (probe === 'unreachable') console.warn(`warning: ${options.issuer} is not reachable yet; requests will get 503 until it is`);
 
   const server = http.createServer(createContactsApi(options).callback());
   server.headersTimeout = 10_000;

@@ -1,5 +1,5 @@
 // Configuration from environment variables: parsed once, validated at start-up, frozen.
-// Every key is documented here and in the README's configuration table.
+// Every key is documented here and in docs/configuration.md.
 import path from 'node:path';
 import type { ThrottleSettings } from '../security/throttle.ts';
 

@@ -2,7 +2,7 @@
 // so their metadata is kept in memory: bounded (least recently used first out), and fresh for
 // CACHE_TTL_MS. Changes made through this process (dynamic registration updates and deletes)
 // drop the entry at once; changes made elsewhere (the CLI, another instance) are seen within
-// CACHE_TTL_MS — the README states it. Only client records are cached, never tokens or grants:
+// CACHE_TTL_MS — docs/architecture.md states it. Only client records are cached, never tokens or grants:
 // revocation must be seen at once.
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 

@@ -17,12 +17,16 @@ interface Api {
   close(): Promise<void>;
 }
 
-async function listen(app: Koa): Promise<Api> {
-  const server = http.createServer(app.callback());
+/** Listens first (the app is told its own origin), then serves the app. */
+async function listen(build: (origin: string) => Koa): Promise<Api> {
+  let handle: http.RequestListener = (_req, res) => res.writeHead(503).end();
+  const server = http.createServer((req, res) => handle(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  handle = build(url).callback();
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -32,13 +36,14 @@ async function listen(app: Koa): Promise<Api> {
 
 /** The contacts API for the fixtures' contacts resource, on a port of its own. */
 function contactsApi(issuer: string, f: Fixtures, logged: string[] = []): Promise<Api> {
-  return listen(
+  return listen((origin) =>
     createContactsApi({
       issuer,
       resource: CONTACTS,
       clientId: f.contacts.clientId,
       clientSecret: f.contacts.clientSecret,
       timeoutMs: 2000,
+      publicUrl: origin,
       log: (message) => logged.push(message),
     }),
   );
@@ -65,7 +70,9 @@ const postContact = (api: Api, token: string, contact: unknown) =>
 async function expectRefusal(response: Response, status: number, error: string) {
   expect(response.status).toBe(status);
   const challenge = response.headers.get('www-authenticate') ?? '';
-  expect(challenge).toMatch(/^Bearer realm="contacts", /);
+  expect(challenge).toMatch(/^Bearer /);
+  // RFC 9728 §5.1: where the client learns about this API.
+  expect(challenge).toContain('resource_metadata="');
   expect(challenge).toContain(`error="${error}"`);
   expect(challenge).toMatch(/error_description="[^"]+"/);
   expect(await response.json()).toMatchObject({ error, error_description: expect.any(String) });
@@ -150,15 +157,16 @@ describe.each(STORES)('delegation to the contacts API (%s)', (store) => {
     for (const headers of withoutBearer) {
       const response = await call(api, '/contacts', undefined, { headers });
       expect(response.status).toBe(401);
-      // RFC 6750 §3.1: no error code when the request carried no Bearer credentials.
-      expect(response.headers.get('www-authenticate')).toBe('Bearer realm="contacts"');
+      // RFC 6750 §3.1: no error code when the request carried no Bearer credentials; the scope to
+      // ask for and where to learn more (RFC 9728 §5.1).
+      expect(response.headers.get('www-authenticate')).toMatch(/^Bearer scope="contacts:read", resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource"$/);
     }
   });
 
   it('does not accept a token in the query string', async () => {
     const inQuery = await call(api, `/contacts?access_token=${encodeURIComponent(readToken)}`);
     expect(inQuery.status).toBe(401);
-    expect(inQuery.headers.get('www-authenticate')).toBe('Bearer realm="contacts"');
+    expect(inQuery.headers.get('www-authenticate')).not.toContain('error=');
     // Both ways at once is a malformed request (RFC 6750 §3.1 invalid_request).
     await expectRefusal(await call(api, `/contacts?access_token=${encodeURIComponent(readToken)}`, readToken), 400, 'invalid_request');
   });

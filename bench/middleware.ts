@@ -1,0 +1,137 @@
+// What checking a token costs an API that uses latchkey/resource-server, per verifier check:
+//   - a JWT access token verified offline (RFC 9068; no call to the issuer once the keys are in);
+//   - an opaque token introspected with the cache off (every check a round trip to the issuer);
+//   - an opaque token with the default 5 s cache (a round trip every 5 s per token).
+// The issuer is the real server (the benchmarks' bundle, as bench/target.ts starts it) on a
+// SQLite file; the verifier runs here. Besides the rate, each row says how many introspection
+// requests (undici's diagnostics channel) and issuer SQL statements (/bench/stats) a check cost.
+//
+//   npx tsx bench/middleware.ts [--seconds 5] [--concurrency 1]
+//
+// --concurrency N runs N checks at a time, each worker with its own token (concurrent checks of
+// one token would share one introspection request, which is the cache-off row's point to avoid).
+import diagnostics from 'node:diagnostics_channel';
+import { parseArgs } from 'node:util';
+import { parseDatabaseUrl } from '../server/config/env.ts';
+import { createDatabase } from '../server/db/knex.ts';
+import { basicAuth } from '../test/helpers/server-process.ts';
+import { createTokenVerifier, type TokenVerifier } from '../resource-server/index.ts';
+import { startTarget, type Target } from './target.ts';
+
+const RESOURCE = 'https://contacts-api.example';
+
+const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '1' } } });
+const seconds = Number(args.seconds);
+const concurrency = Number(args.concurrency);
+if (!(seconds > 0) || !Number.isInteger(concurrency) || concurrency < 1) throw new Error('--seconds must be > 0 and --concurrency a whole number ≥ 1');
+
+async function serviceToken(target: Target): Promise<string> {
+  const response = await fetch(`${target.issuer}/token`, {
+    method: 'POST',
+    headers: { authorization: basicAuth('contacts-sync', target.demo['contacts-sync'] as string), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'contacts:read', resource: RESOURCE }),
+  });
+  const body = (await response.json()) as { access_token?: string };
+  if (!body.access_token) throw new Error(`no token: ${response.status} ${JSON.stringify(body)}`);
+  return body.access_token;
+}
+
+/**
+ * One opaque token set and one JWT set for the same resource server: the demo's contacts API
+ * issues opaque tokens; switching its format in the database (the server re-reads resource
+ * servers within a second) makes the next tokens JWTs, while the opaque ones stay valid.
+ */
+async function tokens(target: Target): Promise<{ opaque: string[]; jwt: string[] }> {
+  const opaque = await Promise.all(Array.from({ length: concurrency }, () => serviceToken(target)));
+  const db = createDatabase(parseDatabaseUrl(target.databaseUrl));
+  try {
+    await db('resource_servers').where({ id: RESOURCE }).update({ token_format: 'jwt' });
+  } finally {
+    await db.destroy();
+  }
+  const deadline = Date.now() + 10_000;
+  let first = await serviceToken(target);
+  while (!first.includes('.') && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    first = await serviceToken(target);
+  }
+  if (!first.includes('.')) throw new Error('the issuer did not switch to JWT access tokens');
+  const jwt = [first, ...(await Promise.all(Array.from({ length: concurrency - 1 }, () => serviceToken(target))))];
+  if (opaque.some((t) => t.includes('.'))) throw new Error('expected opaque tokens first');
+  return { opaque, jwt };
+}
+
+interface Row {
+  scenario: string;
+  checks: number;
+  elapsedMs: number;
+  latenciesUs: number[];
+  introspections: number;
+  statements: number;
+}
+
+async function statements(target: Target): Promise<number> {
+  return (await target.stats()).statements;
+}
+
+async function measure(target: Target, scenario: string, verifier: TokenVerifier, tokenSet: string[]): Promise<Row> {
+  const request = (token: string) => ({ method: 'GET', url: 'http://127.0.0.1/contacts', authorization: `Bearer ${token}` });
+  // Warm-up: discovery, keys, first introspection; and a check that every token is accepted.
+  for (const token of tokenSet) await verifier.verifyRequest(request(token), { scopes: ['contacts:read'] });
+  let introspections = 0;
+  const count = (message: unknown) => {
+    if ((message as { request: { path: string } }).request.path.startsWith('/token/introspection')) introspections += 1;
+  };
+  diagnostics.subscribe('undici:request:create', count);
+  const statementsBefore = await statements(target);
+  const latenciesUs: number[] = [];
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  await Promise.all(
+    tokenSet.map(async (token) => {
+      while (performance.now() < until) {
+        const t0 = performance.now();
+        await verifier.verifyRequest(request(token), { scopes: ['contacts:read'] });
+        latenciesUs.push((performance.now() - t0) * 1000);
+      }
+    }),
+  );
+  const elapsedMs = performance.now() - started;
+  diagnostics.unsubscribe('undici:request:create', count);
+  return { scenario, checks: latenciesUs.length, elapsedMs, latenciesUs, introspections, statements: (await statements(target)) - statementsBefore };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+function table(rows: Row[]): string {
+  const lines = [
+    `| verifier check (concurrency ${concurrency}, ${seconds} s each) | checks/s | µs per check | p50 µs | p99 µs | introspection requests per check (total) | issuer SQL statements per check |`,
+    '|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const row of rows) {
+    const sorted = [...row.latenciesUs].sort((a, b) => a - b);
+    const rate = row.checks / (row.elapsedMs / 1000);
+    lines.push(
+      `| ${row.scenario} | ${Math.round(rate).toLocaleString('en-US')} | ${(1e6 / rate).toFixed(1)} | ${percentile(sorted, 50).toFixed(1)} | ${percentile(sorted, 99).toFixed(1)} | ` +
+        `${(row.introspections / row.checks).toFixed(3)} (${row.introspections}) | ${(row.statements / row.checks).toFixed(3)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+const target = await startTarget('sqlite', undefined);
+try {
+  const set = await tokens(target);
+  const base = { issuer: target.issuer, resource: RESOURCE, clientId: 'contacts-api', clientSecret: target.demo['contacts-api'] as string };
+  const rows = [
+    await measure(target, 'JWT, verified offline', createTokenVerifier(base), set.jwt),
+    await measure(target, 'opaque, introspection cache off', createTokenVerifier({ ...base, introspectionCacheSeconds: 0 }), set.opaque),
+    await measure(target, 'opaque, default cache (5 s)', createTokenVerifier(base), set.opaque),
+  ];
+  console.log(`\nlatchkey/resource-server, node ${process.version}, issuer on SQLite (child process), ${new Date().toISOString().slice(0, 10)}\n`);
+  console.log(table(rows));
+} finally {
+  await target.stop();
+}

@@ -1,0 +1,53 @@
+// What an API learns about a request once its access token is accepted, and the checks both
+// token formats share.
+import { Refusal } from './errors.ts';
+
+export interface AccessToken {
+  /** The user the token acts for; undefined for a client acting on its own (client credentials). */
+  sub?: string;
+  /** The client the token was issued to. */
+  clientId: string;
+  /** The scopes the token carries. */
+  scopes: ReadonlySet<string>;
+  /** Its one audience: this API's resource identifier. */
+  audience: string;
+  /** When it expires, in seconds since the epoch (its `exp`). */
+  expiresAt: number;
+  /** `jwt`: verified offline (RFC 9068); `opaque`: introspected (RFC 7662). */
+  format: 'jwt' | 'opaque';
+  /** For a DPoP-bound token: the thumbprint (RFC 7638) of the key that signed this request's proof. */
+  jkt?: string;
+  /** Every claim: the JWT's payload, or the introspection answer. */
+  claims: Readonly<Record<string, unknown>>;
+}
+
+/** A token as its format's check leaves it: `boundTo` is `cnf.jkt`, still to be proven by DPoP. */
+export interface CheckedToken extends Omit<AccessToken, 'jkt'> {
+  boundTo: string | undefined;
+}
+
+/** The token has exactly one audience and it is us (Latchkey issues one audience per token). */
+export function isOnlyAudience(aud: unknown, resource: string): boolean {
+  if (typeof aud === 'string') return aud === resource;
+  return Array.isArray(aud) && aud.length === 1 && aud[0] === resource;
+}
+
+/** RFC 6749 §3.3: space-delimited scope. */
+export function scopesOf(scope: unknown): ReadonlySet<string> {
+  return new Set(typeof scope === 'string' ? scope.split(' ').filter(Boolean) : []);
+}
+
+/**
+ * RFC 7800 §3.1 / RFC 9449 §6: `cnf.jkt` binds the token to a DPoP key. Any other confirmation
+ * method (mTLS `x5t#S256`, RFC 8705) cannot be proven here, so such a token is refused rather
+ * than accepted as a bearer token.
+ */
+export function boundKeyOf(cnf: unknown): string | undefined {
+  if (cnf === undefined) return undefined;
+  if (cnf && typeof cnf === 'object' && !Array.isArray(cnf)) {
+    const members = Object.keys(cnf);
+    const jkt = (cnf as Record<string, unknown>).jkt;
+    if (members.length === 1 && typeof jkt === 'string' && jkt !== '') return jkt;
+  }
+  throw new Refusal('invalid_token', 'The access token is bound to a key in a way this API cannot check');
+}
