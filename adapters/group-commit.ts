@@ -257,12 +257,18 @@ export class GroupCommit implements Writer {
   /** Batches committed and writes (single writes or units) in them, for the benchmark and tests. */
   readonly stats = { batches: 0, writes: 0 };
 
-  /** With `statements` (SQLite), batches run as reused prepared statements, not through Knex. */
-  constructor(db: Knex, { maxBatch = MAX_BATCH, statements }: { maxBatch?: number; statements?: SqliteStatements } = {}) {
+  readonly #onBatch: ((size: number) => void) | undefined;
+
+  /**
+   * With `statements` (SQLite), batches run as reused prepared statements, not through Knex.
+   * `onBatch` is told the size of every committed batch (the metrics).
+   */
+  constructor(db: Knex, { maxBatch = MAX_BATCH, statements, onBatch }: { maxBatch?: number; statements?: SqliteStatements; onBatch?: (size: number) => void } = {}) {
     this.#db = db;
     this.#dialect = dialectOf(db);
     this.#maxBatch = maxBatch;
     this.#statements = statements;
+    this.#onBatch = onBatch;
   }
 
   async write(write: Write): Promise<unknown[]> {
@@ -312,6 +318,7 @@ export class GroupCommit implements Writer {
         });
         this.stats.batches += 1;
         this.stats.writes += batch.length;
+        this.#onBatch?.(batch.length);
         batch.forEach((pending, i) => pending.resolve(outcomes[i] as Outcome));
       } catch (error) {
         for (const pending of batch) pending.reject(error);

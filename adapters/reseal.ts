@@ -8,6 +8,7 @@ import type { Knex } from 'knex';
 import { rowsOf } from './rows.ts';
 import { sealedKeyIdSql, type Sealer } from './at-rest.ts';
 import { TABLE } from './payload-reader.ts';
+import { SHARED_KEYS_AAD } from './key-store.ts';
 
 /** How many stored values each data key seals ('v1': from before key ids), payloads and client secrets together. */
 export async function countSealedByKey(db: Knex): Promise<Map<string, number>> {
@@ -17,6 +18,7 @@ export async function countSealedByKey(db: Knex): Promise<Map<string, number>> {
   };
   add(rowsOf(await db.raw(`SELECT ${sealedKeyIdSql('payload')} AS key_id, COUNT(*) AS n FROM ${TABLE} WHERE payload <> '' GROUP BY 1`)));
   add(rowsOf(await db.raw(`SELECT ${sealedKeyIdSql('secret_sealed')} AS key_id, COUNT(*) AS n FROM clients WHERE secret_sealed IS NOT NULL GROUP BY 1`)));
+  add(rowsOf(await db.raw(`SELECT ${sealedKeyIdSql('sealed')} AS key_id, COUNT(*) AS n FROM key_material GROUP BY 1`)));
   return counts;
 }
 
@@ -91,6 +93,20 @@ export async function resealAll(db: Knex, sealer: Sealer, { batchSize = 100, res
     if (!last || rows.length < batchSize) break;
     afterClient = last.client_id;
     await rest(started);
+  }
+
+  // The shared signing and cookie keys (one row; its version changes, so instances reload them).
+  const [shared] = rowsOf<{ sealed: string; version: number | string }>(await db.raw('SELECT sealed, version FROM key_material'));
+  if (shared && !signal?.aborted && !shared.sealed.startsWith(sealer.activePrefix)) {
+    try {
+      const keys = sealer.open(shared.sealed, SHARED_KEYS_AAD);
+      const written = rowsOf(
+        await db.raw('UPDATE key_material SET sealed = ?, version = version + 1 WHERE sealed = ? RETURNING id', [sealer.seal(keys, SHARED_KEYS_AAD), shared.sealed]),
+      );
+      resealed += written.length;
+    } catch {
+      // unreadable: left alone, never trusted
+    }
   }
   return resealed;
 }

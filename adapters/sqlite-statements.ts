@@ -40,6 +40,19 @@ function prepared(connection: sqlite3.Database, sql: string): Promise<sqlite3.St
 }
 
 /** Every row `sql` returns with `bindings`, through the connection's prepared statement. */
+/** Told how long each statement took (s), for the metrics. */
+export type StatementTimer = (seconds: number) => void;
+
+async function timed<T>(onDuration: StatementTimer | undefined, run: () => Promise<T>): Promise<T> {
+  if (!onDuration) return run();
+  const started = performance.now();
+  try {
+    return await run();
+  } finally {
+    onDuration((performance.now() - started) / 1000);
+  }
+}
+
 async function allPrepared(connection: sqlite3.Database, sql: string, bindings: readonly Knex.RawBinding[]): Promise<unknown[]> {
   const statement = await prepared(connection, sql);
   return new Promise((resolve, reject) =>
@@ -50,10 +63,12 @@ async function allPrepared(connection: sqlite3.Database, sql: string, bindings: 
 export class SqliteStatements implements StatementRunner {
   readonly #pool: PoolClient;
   readonly #onStatement: ((sql: string) => void) | undefined;
+  readonly #onDuration: StatementTimer | undefined;
 
-  constructor(db: Knex, { onStatement }: { onStatement?: (sql: string) => void } = {}) {
+  constructor(db: Knex, { onStatement, onDuration }: { onStatement?: (sql: string) => void; onDuration?: StatementTimer } = {}) {
     this.#pool = db.client as unknown as PoolClient;
     this.#onStatement = onStatement;
+    this.#onDuration = onDuration;
   }
 
   /** Runs `work` with the pooled connection held: its statements run back to back, in order. */
@@ -62,7 +77,7 @@ export class SqliteStatements implements StatementRunner {
     try {
       return await work((sql, bindings) => {
         this.#onStatement?.(sql);
-        return allPrepared(connection, sql, bindings);
+        return timed(this.#onDuration, () => allPrepared(connection, sql, bindings));
       });
     } finally {
       await this.#pool.releaseConnection(connection);
@@ -84,18 +99,24 @@ export interface StatementRunner {
 export class SqliteReadConnection implements StatementRunner {
   readonly #connection: sqlite3.Database;
   readonly #onStatement: ((sql: string) => void) | undefined;
+  readonly #onDuration: StatementTimer | undefined;
 
-  constructor(driver: typeof sqlite3, filename: string, { onStatement, busyTimeoutMs = 5000 }: { onStatement?: (sql: string) => void; busyTimeoutMs?: number } = {}) {
+  constructor(
+    driver: typeof sqlite3,
+    filename: string,
+    { onStatement, onDuration, busyTimeoutMs = 5000 }: { onStatement?: (sql: string) => void; onDuration?: StatementTimer; busyTimeoutMs?: number } = {},
+  ) {
     // Statements issued before the file is open wait in the driver's queue.
     this.#connection = new driver.Database(filename, driver.OPEN_READONLY);
     this.#connection.configure('busyTimeout', busyTimeoutMs);
     this.#onStatement = onStatement;
+    this.#onDuration = onDuration;
   }
 
   async withConnection<T>(work: (execute: Execute) => Promise<T>): Promise<T> {
     return work((sql, bindings) => {
       this.#onStatement?.(sql);
-      return allPrepared(this.#connection, sql, bindings);
+      return timed(this.#onDuration, () => allPrepared(this.#connection, sql, bindings));
     });
   }
 

@@ -2,8 +2,8 @@
 // settings) and takes --json for machine-readable output; bad arguments print usage and exit 2.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig } from '../server/config/env.ts';
-import { describeKeys, generateKeyMaterial, loadKeyMaterial, pruneDataKeys, rotateDataKey, rotateKeys, writeKeyFile, type KeyMaterial } from '../server/config/keys.ts';
-import { countSealedByKey } from '../adapters/reseal.ts';
+import { generateKeyMaterial, loadKeyMaterial, writeKeyFile, type KeyDescription } from '../server/config/keys.ts';
+import { createKeyAdmin } from '../server/services/key-admin.ts';
 import { createDatabase } from '../server/db/knex.ts';
 import { checkKeyPairing } from '../server/bootstrap.ts';
 import { migrateToLatest } from '../adapters/migrations/index.ts';
@@ -141,30 +141,14 @@ function findCommand(argv: string[]): { name: string; command: Command; rest: st
   return undefined;
 }
 
-/**
- * How many stored values each data key seals (opens the database named by DATABASE_URL), after
- * recording the active data key there (bootstrap.ts, checkKeyPairing), which also refuses key
- * material that is not this database's.
- */
-async function sealedRows(config: ReturnType<typeof loadConfig>, material: KeyMaterial): Promise<Map<string, number>> {
-  const db = createDatabase(config.database);
-  try {
-    await migrateToLatest(db);
-    await checkKeyPairing(db, material, config.keysJson ? 'LATCHKEY_KEYS' : config.keysFile);
-    return await countSealedByKey(db);
-  } finally {
-    await db.destroy();
-  }
-}
-
-function keyLines(keys: ReturnType<typeof describeKeys>): string[] {
+function keyLines(keys: KeyDescription[]): string[] {
   return keys.map((k) => `${k.kind.padEnd(8)} ${k.id.padEnd(20)} ${k.status}${k.retired_at ? ` (since ${k.retired_at})` : ''}${k.sealed_rows === undefined ? '' : `, seals ${k.sealed_rows} stored values`}`);
 }
 
 /**
- * Rotation rewrites KEYS_FILE; running servers watch it and switch within seconds. A rotated data
- * key stays (retired) until the servers have resealed everything it sealed: `keys rotate` and
- * `keys prune` drop it once it seals nothing.
+ * Signing and cookie keys live in the database (every instance picks a rotation up within
+ * KEYS_POLL_SECONDS); the data key lives in KEYS_FILE, and a retired one stays there until the
+ * servers have resealed everything it sealed: `keys rotate` and `keys prune` drop it then.
  */
 async function keysCommand(action: string | undefined, rest: string[]) {
   const { values } = parseArgs({
@@ -172,40 +156,35 @@ async function keysCommand(action: string | undefined, rest: string[]) {
     options: { json: { type: 'boolean' }, 'signing-only': { type: 'boolean' }, 'cookies-only': { type: 'boolean' }, data: { type: 'boolean' } },
     strict: true,
   });
+  if (action !== 'list' && action !== 'rotate' && action !== 'prune') throw new UsageError(`unknown keys command: ${action ?? ''}`);
+  const chosen = [values['signing-only'], values['cookies-only'], values.data].filter(Boolean).length;
+  if (chosen > 1) throw new UsageError('choose one of --signing-only, --cookies-only and --data');
   const config = loadConfig();
   const out = createOutput(values.json === true);
-  if (action === 'list') {
-    const material = loadKeyMaterial(config).material;
-    const keys = describeKeys(material, await sealedRows(config, material));
-    out.result(keys, keyLines(keys));
-    return;
-  }
-  if (action !== 'rotate' && action !== 'prune') throw new UsageError(`unknown keys command: ${action ?? ''}`);
-  if (config.keysJson) throw new UsageError('keys come from LATCHKEY_KEYS: rotate them in your secret store (or use KEYS_FILE)');
-  let material = loadKeyMaterial(config).material;
-  if (action === 'rotate') {
-    const chosen = [values['signing-only'], values['cookies-only'], values.data].filter(Boolean).length;
-    if (chosen > 1) throw new UsageError('choose one of --signing-only, --cookies-only and --data');
-    if (values.data) {
-      material = rotateDataKey(material);
-    } else {
-      const longestToken = Math.max(config.ttl.idToken, config.ttl.accessToken, config.ttl.clientCredentials, 86_400);
-      material = rotateKeys(material, {
-        signing: values['cookies-only'] !== true,
-        cookies: values['signing-only'] !== true,
-        // Superseded keys stay until everything they signed has expired, plus clock tolerance.
-        retention: { signingSeconds: longestToken + 300, cookieSeconds: config.ttl.session + config.ttl.interaction },
-      });
+  const db = createDatabase(config.database);
+  try {
+    await migrateToLatest(db);
+    const admin = createKeyAdmin(db, config);
+    if (action === 'list') {
+      const keys = await admin.list();
+      out.result(keys, keyLines(keys));
+      return;
     }
+    const { keys, dropped } =
+      action === 'rotate'
+        ? await admin.rotate({ signing: values['cookies-only'] !== true, cookies: values['signing-only'] !== true, data: values.data === true })
+        : await admin.prune();
+    const done =
+      action === 'prune'
+        ? `pruned keys in ${config.keysFile}`
+        : values.data
+          ? `rotated the data key in ${config.keysFile}; running servers pick it up within seconds and reseal in the background`
+          : `rotated keys in the database; every running server picks them up within ${config.keysPollSeconds} s`;
+    const droppedLine = dropped.length ? [`dropped retired data keys that seal nothing: ${dropped.join(', ')}`] : [];
+    out.result(keys, [done, ...droppedLine, ...keyLines(keys)]);
+  } finally {
+    await db.destroy();
   }
-  // Only a retired data key needs the database (to know whether it still seals anything).
-  const sealing = material.dataRetired?.length ? await sealedRows(config, material) : undefined;
-  const pruned = sealing ? pruneDataKeys(material, sealing) : { material, dropped: [] };
-  writeKeyFile(config.keysFile, pruned.material);
-  const keys = describeKeys(pruned.material, sealing);
-  const done = action === 'rotate' ? `rotated keys in ${config.keysFile}; running servers pick them up within seconds` : `pruned keys in ${config.keysFile}`;
-  const dropped = pruned.dropped.length ? [`dropped retired data keys that seal nothing: ${pruned.dropped.join(', ')}`] : [];
-  out.result(keys, [done, ...dropped, ...keyLines(keys)]);
 }
 
 function keysInit(rest: string[]) {
@@ -267,7 +246,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-const USER_ERRORS = new Set(['UsageError', 'ConfigError', 'AccountError', 'ClientError', 'ResourceError']);
+const USER_ERRORS = new Set(['UsageError', 'ConfigError', 'AccountError', 'ClientError', 'ResourceError', 'KeyAdminError']);
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),

@@ -3,7 +3,9 @@
 import type { Knex } from 'knex';
 import { migrateToLatest } from '../adapters/migrations/index.ts';
 import { ConfigError, type Config } from './config/env.ts';
-import { dataKeyFingerprint, dataKeys, sealerFor, type KeyMaterial } from './config/keys.ts';
+import { dataKeyFingerprint, dataKeys, providerKeysOf, sealerFor, withSharedKeys, type KeyMaterial, type ProviderKeys } from './config/keys.ts';
+import { initializeSharedKeys } from '../adapters/key-store.ts';
+import { isPostgres } from '../adapters/rows.ts';
 import type { Logger } from './log.ts';
 import { isDatabaseEmpty, seedDemoData } from '../seeds/01-demo.ts';
 import { ClientStore } from '../adapters/client-store.ts';
@@ -50,16 +52,54 @@ export async function checkKeyPairing(db: Knex, keys: KeyMaterial, keysSource: s
   );
 }
 
+/** An arbitrary constant naming Latchkey's bootstrap lock among PostgreSQL advisory locks. */
+const BOOTSTRAP_LOCK = 7_316_245_001;
+
+/**
+ * One instance at a time migrates and seeds: several starting at once on an empty PostgreSQL
+ * database would otherwise race (Knex's migration lock refuses the second one outright, and two
+ * demo seeds collide on alice's email, 23505). A session-level advisory lock, held on one
+ * connection while the work runs; the others wait, then find nothing left to do. One SQLite file
+ * has one instance, so it needs none.
+ */
+async function oneAtATime<T>(db: Knex, work: () => Promise<T>): Promise<T> {
+  if (!isPostgres(db)) return work();
+  const connection = (await db.client.acquireConnection()) as { query(sql: string, values?: unknown[]): Promise<unknown> };
+  try {
+    await connection.query('SELECT pg_advisory_lock($1)', [BOOTSTRAP_LOCK]);
+    try {
+      return await work();
+    } finally {
+      await connection.query('SELECT pg_advisory_unlock($1)', [BOOTSTRAP_LOCK]);
+    }
+  } finally {
+    await db.client.releaseConnection(connection);
+  }
+}
+
+export interface PreparedKeys {
+  /** The file's data keys with the signing and cookie keys every instance shares. */
+  keys: KeyMaterial;
+  /** The shared keys' version in the database (instances poll it to notice a rotation). */
+  version: number;
+}
+
 export async function prepareDatabase(
   db: Knex,
-  { config, keys, log }: { config: Readonly<Config>; keys: KeyMaterial; log: Logger },
-): Promise<void> {
-  const applied = await migrateToLatest(db);
-  if (applied.length) log.info('database migrated', { applied });
-  await checkKeyPairing(db, keys, config.keysJson ? 'LATCHKEY_KEYS' : config.keysFile);
-  await ensureAccountClient(db, keys, config.issuer);
-  if (config.seedDemo && (await isDatabaseEmpty(db))) {
-    const summary = await seedDemoData(db, { keys, config, log });
-    log.info('demo data seeded', summary);
-  }
+  { config, keys: fileKeys, log }: { config: Readonly<Config>; keys: KeyMaterial; log: Logger },
+): Promise<PreparedKeys> {
+  return oneAtATime(db, async () => {
+    const applied = await migrateToLatest(db);
+    if (applied.length) log.info('database migrated', { applied });
+    await checkKeyPairing(db, fileKeys, config.keysJson ? 'LATCHKEY_KEYS' : config.keysFile);
+    // The first instance's signing and cookie keys become everyone's.
+    const shared = await initializeSharedKeys<ProviderKeys>(db, sealerFor(fileKeys), providerKeysOf(fileKeys));
+    const keys = withSharedKeys(fileKeys, shared.keys);
+    await ensureAccountClient(db, keys, config.issuer);
+    if (config.seedDemo && (await isDatabaseEmpty(db))) {
+      const summary = await seedDemoData(db, { keys, config, log });
+      log.info('demo data seeded', summary);
+    }
+    return { keys, version: shared.version };
+  });
 }

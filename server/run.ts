@@ -1,39 +1,51 @@
-// The server's life: configuration → keys → database → app → listen; key reloads on change or
-// SIGHUP; graceful shutdown on SIGTERM. Started by server/index.ts (production) and by the
-// benchmarks' own entry (bench/server.ts), which alone adds instrumentation.
-import fs from 'node:fs';
+// The server's life: configuration → keys → database → app → listen; key reloads (key-watch.ts),
+// background purge and resealing (maintenance.ts), metrics on a listener of their own, and a
+// graceful shutdown on SIGTERM. Started by server/index.ts (production) and by the benchmarks'
+// own entry (bench/server.ts), which alone adds instrumentation.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import v8 from 'node:v8';
-import { ConfigError, loadConfig, type Config } from './config/env.ts';
-import { dataKeys, loadKeyMaterial, sealerFor, type KeyMaterial } from './config/keys.ts';
-import { resealAll } from '../adapters/reseal.ts';
-import { createDatabase } from './db/knex.ts';
-import { checkKeyPairing, prepareDatabase } from './bootstrap.ts';
-import { buildApp, type Instrumentation, type LatchkeyApp } from './app.ts';
-import { createLogger } from './log.ts';
-import { purgeExpired } from '../adapters/knex-adapter.ts';
+import Koa from 'koa';
 import type { Knex } from 'knex';
+import { ConfigError, loadConfig, type Config } from './config/env.ts';
+import { loadKeyMaterial } from './config/keys.ts';
+import { createDatabase } from './db/knex.ts';
+import { prepareDatabase } from './bootstrap.ts';
+import { buildApp, type Instrumentation, type LatchkeyApp } from './app.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createMetrics } from './observability/metrics.ts';
+import { metricsRoute } from './routes/metrics.ts';
+import { watchKeys } from './key-watch.ts';
+import { startMaintenance, type Maintenance } from './maintenance.ts';
 
-const SHUTDOWN_GRACE_MS = 8000;
-/** A replaced app keeps serving the requests it already has for this long. */
-const DRAIN_MS = 30_000;
+/** A replaced app (after a key reload) keeps serving the requests it already has for this long. */
+const DRAIN_REPLACED_MS = 30_000;
 
 export interface RunOptions {
   /** Builds hooks for measuring the app (benchmarks only), once the database is open. */
   instrument?: (db: Knex, config: Readonly<Config>) => Instrumentation;
 }
 
-async function main({ instrument: instrumentFor }: RunOptions) {
-  const config = loadConfig();
-  const log = createLogger();
-  let { material: keys, generated } = loadKeyMaterial(config);
+function listen(server: http.Server, port: number, host?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+async function main({ instrument: instrumentFor }: RunOptions, log: Logger, config: Readonly<Config>) {
+  const { material: fileKeys, generated } = loadKeyMaterial(config);
   if (generated) log.warn('generated development keys; keep this file, tokens depend on it', { file: config.keysFile });
 
   const db = createDatabase(config.database);
   const instrument = instrumentFor?.(db, config);
-  await prepareDatabase(db, { config, keys, log });
-  let active: LatchkeyApp = await buildApp({ config, keys, db, log, instrument });
+  const prepared = await prepareDatabase(db, { config, keys: fileKeys, log });
+  const metrics = createMetrics();
+  const lifecycle = { shuttingDown: false };
+  let active: LatchkeyApp = await buildApp({ config, keys: prepared.keys, db, log, metrics, lifecycle, instrument });
   let handle = active.app.callback();
 
   // Slow clients cannot hold a connection forever (T42d): headers within 10 s, the whole request
@@ -43,106 +55,77 @@ async function main({ instrument: instrumentFor }: RunOptions) {
     (req, res) => handle(req, res),
   );
 
-  // `latchkey keys rotate` rewrites the key file: rebuild the app around the new keys and swap
-  // it in. oidc-provider fixes its keystore at construction, hence a new instance.
-  let reloading = Promise.resolve();
-  const reloadKeys = (reason: string) => {
-    reloading = reloading.then(async () => {
-      let next: KeyMaterial;
-      try {
-        next = loadKeyMaterial(config).material;
-      } catch (error) {
-        log.error('keys not reloaded: the key material is unusable', error);
-        return;
-      }
-      if (JSON.stringify(next) === JSON.stringify(keys)) return;
-      // A new data key is fine as long as the one in use stays to open what it sealed
-      // (`latchkey keys rotate --data` retires it); a replaced one would make every row unreadable.
-      if (!dataKeys(next).includes(keys.data)) {
-        log.error('keys not reloaded: the data key in use is gone from the new key material, which would make every stored token unreadable');
-        return;
-      }
-      // The database now records the new active data key (bootstrap.ts, checkKeyPairing).
-      if (next.data !== keys.data) await checkKeyPairing(db, next, config.keysJson ? 'LATCHKEY_KEYS' : config.keysFile);
+  let maintenance: Maintenance | undefined;
+  const keys = watchKeys({
+    config,
+    db,
+    log,
+    initial: prepared,
+    async apply(next) {
       const replaced = active;
-      active = await buildApp({ config, keys: next, db, log, instrument });
+      active = await buildApp({ config, keys: next, db, log, metrics, lifecycle, instrument });
       handle = active.app.callback();
-      keys = next;
-      setTimeout(() => void replaced.close(), DRAIN_MS).unref();
-      log.info('keys reloaded', { reason, signing: keys.signing.map((k) => k.kid) });
-      if (next.dataRetired?.length) startResealing();
-    });
-  };
-
-  // After a data key rotation: reseal what older keys sealed, in the background, one pass at a
-  // time (a newer rotation stops the pass and starts another under the newest key).
-  let resealing: AbortController | undefined;
-  const startResealing = () => {
-    resealing?.abort();
-    const controller = new AbortController();
-    resealing = controller;
-    resealAll(db, sealerFor(keys), { signal: controller.signal })
-      .then(
-        (count) => count && log.info('resealed stored values under the active data key', { count }),
-        (error) => log.error('resealing failed; it is tried again at the next purge', error),
-      )
-      .finally(() => {
-        if (resealing === controller) resealing = undefined;
-      });
-  };
-  if (keys.dataRetired?.length) startResealing();
-  if (!config.keysJson) fs.watchFile(config.keysFile, { interval: 1000 }, () => reloadKeys('key file changed'));
-  process.on('SIGHUP', () => reloadKeys('SIGHUP'));
-
-  // One purge at a time: a long one (it rests between batches) is not overtaken by the next.
-  let purging = false;
-  const purge = setInterval(() => {
-    if (keys.dataRetired?.length && !resealing) startResealing();
-    if (purging) return;
-    purging = true;
-    Promise.all([purgeExpired(db), active.throttle.purge()])
-      .then(
-        ([removed, counters]) => (removed || counters) && log.info('purged expired rows', { removed, counters }),
-        (error) => log.error('purge failed', error),
-      )
-      .finally(() => {
-        purging = false;
-      });
-  }, config.purgeIntervalSeconds * 1000);
-  purge.unref();
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, () => {
-      server.off('error', reject);
-      resolve();
-    });
+      setTimeout(() => void replaced.close(), DRAIN_REPLACED_MS).unref();
+      if (next.dataRetired?.length) setImmediate(() => maintenance?.reseal());
+    },
   });
-  const { port } = server.address() as AddressInfo;
+  maintenance = startMaintenance({ config, db, log, metrics, keys: () => keys.current(), throttle: () => active.throttle });
+
+  const port = await listen(server, config.port);
+  let metricsServer: http.Server | undefined;
+  if (config.metrics.port !== undefined) {
+    const metricsApp = new Koa().use(metricsRoute(metrics).routes());
+    metricsServer = http.createServer(metricsApp.callback());
+    const metricsPort = await listen(metricsServer, config.metrics.port, config.metrics.host);
+    log.info('metrics listening', { host: config.metrics.host, port: metricsPort });
+  }
   // The heap's ceiling, so an operator sees what `npm start` (or their NODE_OPTIONS) set.
   const heapLimitMiB = Math.round(v8.getHeapStatistics().heap_size_limit / 2 ** 20);
   log.info('latchkey listening', { issuer: config.issuer, port, database: config.database.client, heapLimitMiB });
 
+  // Graceful shutdown: readiness answers 503 at once while requests are still accepted for
+  // SHUTDOWN_DRAIN seconds (a load balancer's health check sees it and stops sending), then the
+  // listener closes, requests in flight finish (at most SHUTDOWN_TIMEOUT), pending group-commit
+  // writes commit, the pool closes: exit 0. A second signal, or the timeout, cuts it short.
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info('shutting down', { signal });
-    clearInterval(purge);
-    resealing?.abort();
-    fs.unwatchFile(config.keysFile);
-    const force = setTimeout(() => {
-      log.warn('forcing shutdown after grace period');
+    if (stopping) {
+      log.warn('second signal: exiting now', { signal });
+      log.flush();
       process.exit(1);
-    }, SHUTDOWN_GRACE_MS);
-    force.unref();
-    server.close(() => {
-      active
-        .close()
-        .then(() => db.destroy())
-        .finally(() => process.exit(0));
-    });
-    server.closeIdleConnections();
+    }
+    stopping = true;
+    lifecycle.shuttingDown = true;
+    log.info('shutting down', { signal, drainSeconds: config.shutdownDrainSeconds, timeoutSeconds: config.shutdownTimeoutSeconds });
+    keys.stop();
+    maintenance?.stop();
+    setTimeout(() => {
+      const force = setTimeout(() => {
+        log.warn('requests still in flight after SHUTDOWN_TIMEOUT: closing their connections');
+        server.closeAllConnections();
+      }, config.shutdownTimeoutSeconds * 1000);
+      force.unref();
+      server.close(() => {
+        clearTimeout(force);
+        metricsServer?.close();
+        active
+          .close()
+          .then(() => db.destroy())
+          .then(
+            () => {
+              log.info('stopped');
+              log.flush();
+              process.exit(0);
+            },
+            (error) => {
+              log.error('shutdown failed', error);
+              log.flush();
+              process.exit(1);
+            },
+          );
+      });
+      server.closeIdleConnections();
+    }, config.shutdownDrainSeconds * 1000).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
@@ -150,12 +133,22 @@ async function main({ instrument: instrumentFor }: RunOptions) {
 
 /** Starts the server; a configuration or start-up failure prints its reason and exits 1. */
 export function runServer(options: RunOptions = {}): void {
-  main(options).catch((error) => {
-    if (error instanceof ConfigError) {
-      console.error(`latchkey: configuration error: ${error.message}`);
-    } else {
-      console.error('latchkey: failed to start:', error);
+  let config: Readonly<Config>;
+  let log: Logger;
+  try {
+    config = loadConfig();
+    log = createLogger({ level: config.log.level, format: config.log.format });
+  } catch (error) {
+    console.error(error instanceof ConfigError ? `latchkey: configuration error: ${error.message}` : `latchkey: failed to start: ${String(error)}`);
+    process.exit(1);
+  }
+  main(options, log, config).catch((error) => {
+    if (error instanceof ConfigError) console.error(`latchkey: configuration error: ${error.message}`);
+    else {
+      log.error('failed to start', error);
+      console.error('latchkey: failed to start:', error instanceof Error ? error.message : error);
     }
+    log.flush();
     process.exit(1);
   });
 }

@@ -8,6 +8,7 @@ import * as sessionUid from './20261124020000_session_uid.ts';
 import * as partialIndexes from './20261124030000_partial_indexes.ts';
 import * as dynamicClients from './20261206000000_dynamic_clients.ts';
 import * as scopesPerResource from './20261206010000_scopes_per_resource.ts';
+import * as keyMaterial from './20261206020000_key_material.ts';
 
 const migrations: Record<string, Knex.Migration> = {
   '20261123000000_initial': initial,
@@ -17,6 +18,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261124030000_partial_indexes': partialIndexes,
   '20261206000000_dynamic_clients': dynamicClients,
   '20261206010000_scopes_per_resource': scopesPerResource,
+  '20261206020000_key_material': keyMaterial,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
@@ -32,6 +34,12 @@ export const migrationSource: Knex.MigrationSource<string> = {
     return migration;
   },
 };
+
+/** Migrations this code knows that the database has not run (an older schema). */
+export async function pendingMigrations(db: Knex): Promise<string[]> {
+  const [, pending] = (await db.migrate.list({ migrationSource })) as [unknown[], Array<string | { file?: string; name?: string }>];
+  return pending.map((m) => (typeof m === 'string' ? m : (m.name ?? m.file ?? '?')));
+}
 
 export async function migrateToLatest(db: Knex): Promise<string[]> {
   const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];

@@ -47,6 +47,25 @@ export interface Config {
   clientIdMetadataDocuments: boolean;
   /** Development only: metadata documents may be fetched from loopback addresses (tests serve them there). */
   cimdAllowLoopback: boolean;
+  /** How often each instance checks the database for rotated signing and cookie keys (s, at most 60). */
+  keysPollSeconds: number;
+  /** After SIGTERM, how long readiness answers 503 while requests are still accepted (s). */
+  shutdownDrainSeconds: number;
+  /** Then how long in-flight requests may take to finish before their connections are closed (s). */
+  shutdownTimeoutSeconds: number;
+  log: {
+    /** pino level: fatal, error, warn, info, debug, trace or silent. */
+    level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+    /** `json` (one object per line) or `pretty` (development; needs the pino-pretty package). */
+    format: 'json' | 'pretty';
+  };
+  metrics: {
+    /** A separate listener for GET /metrics, needing no token (keep it off the public network). */
+    port: number | undefined;
+    host: string;
+    /** Serves /metrics on the main port to `Authorization: Bearer <token>` only. */
+    token: string | undefined;
+  };
   ttl: {
     accessToken: number;
     clientCredentials: number;
@@ -175,6 +194,15 @@ function readChoice<T extends string>(env: Env, name: string, choices: readonly 
   throw new ConfigError(`${name} must be one of ${choices.join(', ')}, got ${JSON.stringify(raw)}`);
 }
 
+/** Metrics are not public: a listener of their own (METRICS_PORT), or a bearer token (METRICS_TOKEN), or none. */
+function readMetrics(env: Env): Config['metrics'] {
+  const rawPort = env.METRICS_PORT?.trim();
+  const port = rawPort ? readInteger(env, 'METRICS_PORT', 0, { min: 1, max: 65535 }) : undefined;
+  const token = env.METRICS_TOKEN?.trim() || undefined;
+  if (token !== undefined && token.length < 16) throw new ConfigError('METRICS_TOKEN must be at least 16 characters: it guards the metrics endpoint on the public port');
+  return { port, host: env.METRICS_HOST?.trim() || '127.0.0.1', token };
+}
+
 function readSynchronous(env: Env): 'FULL' | 'NORMAL' {
   const raw = (env.SQLITE_SYNCHRONOUS?.trim() || 'FULL').toUpperCase();
   if (raw === 'FULL' || raw === 'NORMAL') return raw;
@@ -236,6 +264,14 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     refreshGraceSeconds: readInteger(env, 'REFRESH_GRACE_SECONDS', 5, { min: 0, max: 10 }),
     grantDurations,
     grantDurationDefault,
+    keysPollSeconds: readInteger(env, 'KEYS_POLL_SECONDS', 15, { min: 1, max: 60 }),
+    shutdownDrainSeconds: readInteger(env, 'SHUTDOWN_DRAIN', 5, { min: 0, max: 120 }),
+    shutdownTimeoutSeconds: readInteger(env, 'SHUTDOWN_TIMEOUT', 10, { min: 1, max: 300 }),
+    log: {
+      level: readChoice(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+      format: readChoice(env, 'LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
+    },
+    metrics: readMetrics(env),
     dynamicRegistration: readChoice(env, 'DYNAMIC_REGISTRATION', ['token', 'open', 'off'] as const, 'token'),
     clientIdMetadataDocuments: readBoolean(env, 'CLIENT_ID_METADATA_DOCUMENTS', true),
     cimdAllowLoopback,
@@ -252,5 +288,11 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     },
     ttl,
   };
-  return Object.freeze({ ...config, ttl: Object.freeze(ttl), throttle: Object.freeze(config.throttle) });
+  return Object.freeze({
+    ...config,
+    ttl: Object.freeze(ttl),
+    throttle: Object.freeze(config.throttle),
+    log: Object.freeze(config.log),
+    metrics: Object.freeze(config.metrics),
+  });
 }

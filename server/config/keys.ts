@@ -143,6 +143,36 @@ export function dataKeyFingerprint(material: KeyMaterial, key = material.data): 
   return crypto.createHash('sha256').update(`latchkey-data-key:${key}`).digest('base64url').slice(0, 22);
 }
 
+/** The keys every instance shares through the database (adapters/key-store.ts). */
+export interface ProviderKeys {
+  signing: SigningJwk[];
+  cookies: string[];
+  retired?: Record<string, number>;
+}
+
+/** What goes to the database: signing and cookie keys, never the data keys. */
+export function providerKeysOf(material: KeyMaterial): ProviderKeys {
+  const retired = Object.fromEntries(Object.entries(material.retired ?? {}).filter(([id]) => !id.startsWith('data:')));
+  return { signing: material.signing, cookies: material.cookies, ...(Object.keys(retired).length ? { retired } : {}) };
+}
+
+/**
+ * The key material an instance runs with: the data keys from KEYS_FILE or LATCHKEY_KEYS (the same
+ * on every instance), the signing and cookie keys from the database (shared, rotated in one
+ * place). The file's own signing and cookie keys only seed the database on the first start.
+ */
+export function withSharedKeys(file: KeyMaterial, shared: ProviderKeys): KeyMaterial {
+  const dataRetired = Object.fromEntries(Object.entries(file.retired ?? {}).filter(([id]) => id.startsWith('data:')));
+  const retired = { ...shared.retired, ...dataRetired };
+  return {
+    signing: shared.signing,
+    cookies: shared.cookies,
+    data: file.data,
+    ...(file.dataRetired?.length ? { dataRetired: file.dataRetired } : {}),
+    ...(Object.keys(retired).length ? { retired } : {}),
+  };
+}
+
 /** Every data key: the active one first, then the retired ones, newest first. */
 export function dataKeys(material: KeyMaterial): string[] {
   return [material.data, ...(material.dataRetired ?? [])];

@@ -4,11 +4,10 @@
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Audit } from '../services/audit.ts';
-import type { Grants } from '../services/grants.ts';
 
 type Ctx = KoaContextWithOIDC;
 
-export function auditProviderEvents(provider: Provider, audit: Audit, _grants: Grants): void {
+export function auditProviderEvents(provider: Provider, audit: Audit): void {
   provider.on('grant.success', (ctx: Ctx) => {
     const grantType = ctx.oidc.params?.grant_type;
     if (grantType !== 'authorization_code' && grantType !== 'refresh_token') return;

@@ -2,7 +2,6 @@
 import Provider, { errors } from 'oidc-provider';
 import type { AdapterErrors } from '../../adapters/knex-adapter.ts';
 import { buildConfiguration, type ConfigurationDeps } from './configuration.ts';
-import type { Logger } from '../log.ts';
 import type { Interstitial, ResponseModeHandler } from './interstitial.ts';
 
 const SINGLE_USE_LABEL: Record<string, string> = {
@@ -56,13 +55,10 @@ function providerWith(interstitial: Interstitial): typeof Provider {
   };
 }
 
-export function createProvider(deps: ConfigurationDeps & { log: Logger; interstitial: Interstitial }): Provider {
+export function createProvider(deps: ConfigurationDeps & { interstitial: Interstitial }): Provider {
   const ProviderClass = providerWith(deps.interstitial);
   const provider = new ProviderClass(deps.config.issuer, buildConfiguration(deps));
   // Requests reach the provider pinned to the issuer (server/http/pin-to-issuer.ts).
   provider.proxy = true;
-
-  // Internal failures are logged here with their cause; clients only ever see `server_error`.
-  provider.on('server_error', (_ctx, error) => deps.log.error('provider server_error', error));
   return provider;
 }

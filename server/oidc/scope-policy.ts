@@ -3,8 +3,8 @@
 // Rules (refuse, never silently grant or silently drop):
 // - A scope is either an OpenID Connect scope (openid, profile, email, offline_access) or is
 //   defined by a resource server; anything else is `invalid_scope`. A name is unique within a
-//   resource server; when several define it, the request must name which (`resource`),
-//   otherwise `invalid_target`.
+//   resource server; when several define it, it means the one the client may use, and when the
+//   client may use several the request must name which (`resource`), otherwise `invalid_target`.
 // - A client may request only the resources and scopes on its allow-list (`resource_scopes`
 //   metadata, plus the standard `scope` metadata for OIDC scopes); anything else is
 //   `invalid_scope` / `invalid_target` (RFC 6749 §3.3, RFC 8707 §2).
@@ -106,11 +106,17 @@ function checkRequestedScopes(ctx: Ctx, client: Client, snapshot: ResourceSnapsh
   }
 }
 
-/** The resource servers the requested scopes point at; refuses a scope name several define. */
-function ownersOfRequested(ctx: Ctx, snapshot: ResourceSnapshot): string[] {
+/**
+ * The resource servers the requested scopes point at. A name several resource servers define
+ * points at the one this client may use; if it may use several, the request must name one.
+ */
+function ownersOfRequested(ctx: Ctx, client: Client, snapshot: ResourceSnapshot, policy: ScopePolicy): string[] {
   const owners = new Set<string>();
+  const allowed = allowedResourceScopes(client, snapshot, policy);
   for (const scope of requestedScopes(ctx)) {
-    const defined = snapshot.ownersOf(scope);
+    const all = snapshot.ownersOf(scope);
+    const usable = all.filter((owner) => allowed.get(owner.id)?.has(scope));
+    const defined = usable.length > 0 ? usable : all;
     if (defined.length > 1) {
       throw new errors.InvalidTarget(`scope ${scope} is defined by several resource servers (${defined.map((o) => o.id).join(', ')}): name the one you want with the resource parameter (RFC 8707)`);
     }
@@ -161,7 +167,7 @@ export function createResourceIndicatorHooks(catalog: ResourceCatalog, policy: S
         return matching.length === 1 ? matching[0] : oneOf;
       }
       checkRequestedScopes(ctx, client, snapshot, policy);
-      const owners = ownersOfRequested(ctx, snapshot);
+      const owners = ownersOfRequested(ctx, client, snapshot, policy);
       if (owners.length === 0) return undefined;
       return owners.length === 1 ? owners[0] : owners;
     },

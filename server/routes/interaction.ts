@@ -14,6 +14,7 @@ import { ConsentRefused, type ConsentStep } from './consent.ts';
 import type { Audit } from '../services/audit.ts';
 import { Throttled, type Throttle } from '../security/throttle.ts';
 import type { LoginAttempt } from '../security/login-throttle.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import type { DeviceCookie } from '../http/device-cookie.ts';
 import { normalizeEmail } from '../services/accounts.ts';
 
@@ -28,6 +29,7 @@ export interface InteractionDeps {
   devices: DeviceCookie;
   consent: ConsentStep;
   audit: Audit;
+  metrics: Pick<Metrics, 'loginFailures'>;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -156,6 +158,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const clientId = String(details.params.client_id);
     if (!user) {
       await attempt.failed();
+      deps.metrics.loginFailures.inc();
       const known = await accounts.findByEmail(email);
       deps.audit.note({ event: 'login.failure', accountId: known?.id, clientId, ip: ctx.ip, details: { reason: 'bad credentials' } });
       // One message for unknown email and wrong password: no account enumeration.

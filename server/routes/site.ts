@@ -4,12 +4,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import type { Views } from '../http/views.ts';
+import { pendingMigrations } from '../../adapters/migrations/index.ts';
 import { VIEWS_DIR } from '../http/views.ts';
 
 const STYLESHEET = fs.readFileSync(path.join(VIEWS_DIR, 'assets', 'style.css'));
 const ICON = fs.readFileSync(path.join(VIEWS_DIR, 'assets', 'icon.svg'));
 
-export function siteRoutes({ views, db, issuer }: { views: Views; db: Knex; issuer: string }): Router {
+export function siteRoutes({ views, db, issuer, lifecycle }: { views: Views; db: Knex; issuer: string; lifecycle?: { shuttingDown: boolean } | undefined }): Router {
   const router = new Router();
 
   router.get('/', async (ctx) => {
@@ -35,14 +36,22 @@ export function siteRoutes({ views, db, issuer }: { views: Views; db: Knex; issu
     ctx.body = { status: 'ok' };
   });
 
-  // Ready only while the database answers (T38): load balancers stop sending traffic otherwise.
+  // Ready only while this instance should get traffic (T38): not while shutting down (the load
+  // balancer then stops sending it requests before it stops accepting them), and only while the
+  // database answers and its schema is the one this code needs. The keys are loaded before the
+  // listener opens, so an instance that answers at all has them.
   router.get('/health/ready', async (ctx) => {
+    const unavailable = (reason: string) => {
+      ctx.status = 503;
+      ctx.body = { status: 'unavailable', reason };
+    };
+    if (lifecycle?.shuttingDown) return unavailable('shutting down');
     try {
-      await db.raw('SELECT 1');
+      const pending = await pendingMigrations(db);
+      if (pending.length) return unavailable(`database schema not current: ${pending.length} migration(s) pending`);
       ctx.body = { status: 'ok' };
     } catch {
-      ctx.status = 503;
-      ctx.body = { status: 'unavailable', reason: 'database' };
+      unavailable('database');
     }
   });
 

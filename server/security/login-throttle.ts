@@ -58,7 +58,7 @@ const UNBOUNDED = 1_000_000_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export function createLoginThrottle(create: LimiterFactory, settings: ThrottleSettings) {
+export function createLoginThrottle(create: LimiterFactory, settings: ThrottleSettings, onThrottled?: () => void) {
   const reserved = create({ keyPrefix: 'login-pending', points: UNBOUNDED, duration: RESERVATION_SECONDS });
   const failures = create({ keyPrefix: 'login-failures', points: UNBOUNDED, duration: HOUR });
   // One attempt per back-off window once a budget is spent.
@@ -127,6 +127,7 @@ export function createLoginThrottle(create: LimiterFactory, settings: ThrottleSe
         for (const scope of scopes) if ((await admit(scope)) === 'reserved') holding.push(scope);
       } catch (error) {
         await release();
+        if (error instanceof Throttled) onThrottled?.();
         throw error;
       }
       let settled = false;

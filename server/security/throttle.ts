@@ -93,7 +93,14 @@ function limiterFactory(db: Knex, database: DatabaseConfig, onStatement?: (sql: 
   };
 }
 
-export function createThrottle(db: Knex, database: DatabaseConfig, settings: ThrottleSettings = DEFAULT_THROTTLE, onStatement?: (sql: string) => void) {
+export function createThrottle(
+  db: Knex,
+  database: DatabaseConfig,
+  settings: ThrottleSettings = DEFAULT_THROTTLE,
+  onStatement?: (sql: string) => void,
+  /** Told which limit refused a request (the metrics). */
+  onThrottled?: (limit: 'login' | 'client_auth' | 'registration') => void,
+) {
   const { create, close } = limiterFactory(db, database, onStatement);
   // Counted only when a secret was wrong: a right secret is never slowed, looked up or counted.
   const clientAuthPair = create({ keyPrefix: 'client-auth-pair', points: settings.clientAuthAttempts, duration: 60 });
@@ -102,7 +109,7 @@ export function createThrottle(db: Knex, database: DatabaseConfig, settings: Thr
   const registrationIp = create({ keyPrefix: 'reg-ip', points: settings.registrationsPerIp, duration: 3600 });
 
   return {
-    login: createLoginThrottle(create, settings),
+    login: createLoginThrottle(create, settings, () => onThrottled?.('login')),
 
     /**
      * Call after a wrong client secret. Counts it against the (client id, address) pair and the
@@ -115,7 +122,10 @@ export function createThrottle(db: Knex, database: DatabaseConfig, settings: Thr
       try {
         await Promise.all([clientAuthPair.consume(key('client', clientId, ip)), clientAuthIp.consume(key('ip', ip))]);
       } catch (res) {
-        if (res instanceof RateLimiterRes) throw new Throttled(retryAfter(res));
+        if (res instanceof RateLimiterRes) {
+          onThrottled?.('client_auth');
+          throw new Throttled(retryAfter(res));
+        }
         throw res;
       }
     },
@@ -126,7 +136,10 @@ export function createThrottle(db: Knex, database: DatabaseConfig, settings: Thr
         await registrationIp.consume(key('ip', ip));
         if (initialAccessToken) await registrationToken.consume(key('iat', initialAccessToken));
       } catch (res) {
-        if (res instanceof RateLimiterRes) throw new Throttled(retryAfter(res));
+        if (res instanceof RateLimiterRes) {
+          onThrottled?.('registration');
+          throw new Throttled(retryAfter(res));
+        }
         throw res;
       }
     },

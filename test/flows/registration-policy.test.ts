@@ -134,18 +134,25 @@ describe.each(STORES)('registration policy (%s)', (store) => {
     expect(page.body).toContain('/login"');
   });
 
-  it('a scope name two APIs define needs the resource parameter', async () => {
-    const editorLike = await open.management.clients.add({ name: 'Both APIs', redirectUris: [REDIRECT], resources: [CONTACTS, MCP], scope: 'openid contacts:read' }).catch((e: Error) => e);
+  it('a scope name two APIs define means the one the client may use; if it may use both, it must say which', async () => {
+    const shared = await open.management.clients.add({ name: 'Both APIs', redirectUris: [REDIRECT], resources: [CONTACTS, MCP], scope: 'openid contacts:read' }).catch((e: Error) => e);
     // The CLI asks which API is meant when --scope names a shared scope for several --resource.
-    expect(String(editorLike)).toMatch(/defined by .* and .*: add --resource/);
-    const onlyContacts = await open.management.clients.add({ name: 'Contacts only', redirectUris: [REDIRECT], resources: [CONTACTS], scope: 'openid contacts:read' });
-    const configuration = await client.discovery(new URL(open.issuer), onlyContacts.clientId, onlyContacts.clientSecret, client.ClientSecretBasic(onlyContacts.clientSecret as string), { execute: [client.allowInsecureRequests] });
-    const ambiguous = await authorizationRequest(configuration, { redirect_uri: REDIRECT, scope: 'openid contacts:read' });
+    expect(String(shared)).toMatch(/defined by .* and .*: add --resource/);
+    const discover = (created: { clientId: string; clientSecret?: string | undefined }) =>
+      client.discovery(new URL(open.issuer), created.clientId, created.clientSecret, client.ClientSecretBasic(created.clientSecret as string), { execute: [client.allowInsecureRequests] });
+
+    // Allowed only the contacts API: contacts:read means that one, resource or not.
+    const onlyContacts = await discover(await open.management.clients.add({ name: 'Contacts only', redirectUris: [REDIRECT], resources: [CONTACTS], scope: 'openid contacts:read' }));
+    const plain = await authorizationRequest(onlyContacts, { redirect_uri: REDIRECT, scope: 'openid contacts:read' });
+    expect((await new UserAgent().follow(plain.url.toString(), REDIRECT)).body).toContain('/login"');
+
+    // Allowed both: without `resource` the request is ambiguous; with it, fine.
+    const both = await discover(await open.management.clients.add({ name: 'Both APIs', redirectUris: [REDIRECT], resources: [CONTACTS, MCP] }));
+    const ambiguous = await authorizationRequest(both, { redirect_uri: REDIRECT, scope: 'openid contacts:read' });
     const answer = await new UserAgent().follow(ambiguous.url.toString(), REDIRECT);
     expect(answer.location).toContain('error=invalid_target');
-    const named = await authorizationRequest(configuration, { redirect_uri: REDIRECT, scope: 'openid contacts:read', resource: CONTACTS });
-    const page = await new UserAgent().follow(named.url.toString(), REDIRECT);
-    expect(page.body).toContain('/login"');
+    const named = await authorizationRequest(both, { redirect_uri: REDIRECT, scope: 'openid contacts:read', resource: MCP });
+    expect((await new UserAgent().follow(named.url.toString(), REDIRECT)).body).toContain('/login"');
   });
 
   it('a request that names an API but none of its scopes gets its default scope', async () => {

@@ -48,10 +48,10 @@ export async function startServer({ store = 'sqlite', env = {}, sameDatabaseAs }
     KEYS_FILE: '/nonexistent/keys.json',
     ...env,
   });
-  const keys = sameDatabaseAs?.keys ?? generateKeyMaterial();
+  const fileKeys = sameDatabaseAs?.keys ?? generateKeyMaterial();
   const log = createLogger({ quiet: true });
   const db = createDatabase(config.database);
-  await prepareDatabase(db, { config, keys, log });
+  const { keys } = await prepareDatabase(db, { config, keys: fileKeys, log });
   const app = await buildApp({ config, keys, db, log });
   handler = app.app.callback();
 

@@ -58,7 +58,7 @@ export interface ServerProcess {
 export function npmStart(env: Record<string, string>): ServerProcess {
   const child = spawn('npm', ['start', '--silent'], {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: '', ...env },
+    env: { ...process.env, NODE_ENV: '', SHUTDOWN_DRAIN: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, so killAll reaches the server that npm starts.
     detached: true,

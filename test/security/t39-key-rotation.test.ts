@@ -11,7 +11,7 @@ import { UserAgent } from '../helpers/user-agent.ts';
 
 describe('T39 key rotation', () => {
   const dir = tempDir();
-  const env = { DATABASE_URL: `sqlite:${path.join(dir, 'latchkey.sqlite')}`, KEYS_FILE: path.join(dir, 'keys.json'), SEED_DEMO: 'false' };
+  const env = { DATABASE_URL: `sqlite:${path.join(dir, 'latchkey.sqlite')}`, KEYS_FILE: path.join(dir, 'keys.json'), SEED_DEMO: 'false', KEYS_POLL_SECONDS: '1' };
   const redirect = 'http://127.0.0.1:7778/cb';
   let issuer: string;
   let server: ServerProcess;
