@@ -7,7 +7,7 @@ import type { Sealer } from './at-rest.ts';
 import { isStorableText } from './storable-text.ts';
 
 export type ClientKind = 'app' | 'resource_server';
-export type ClientSource = 'seed' | 'cli' | 'dynamic' | 'system';
+export type ClientSource = 'seed' | 'cli' | 'admin_api' | 'dynamic' | 'system';
 
 export interface ClientRecord {
   clientId: string;
@@ -95,6 +95,14 @@ export class ClientStore {
   async list(): Promise<ClientRecord[]> {
     const rows = await this.#db<ClientRow>('clients').orderBy('created_at', 'asc').orderBy('client_id', 'asc');
     return rows.map((row) => this.#toRecord(row));
+  }
+
+  /** One page in client id order: the first `limit` clients after `after`. */
+  async page({ after, limit }: { after?: string | undefined; limit: number }): Promise<ClientRecord[]> {
+    if (after !== undefined && !isStorableText(after)) return [];
+    const query = this.#db<ClientRow>('clients').orderBy('client_id', 'asc').limit(limit);
+    if (after !== undefined) query.where('client_id', '>', after);
+    return (await query).map((row) => this.#toRecord(row));
   }
 
   async insert(client: NewClient, transaction: Knex = this.#db): Promise<void> {

@@ -1,25 +1,53 @@
-// The operator commands. Each takes parsed options and a context; none prints secrets twice:
-// a client or resource secret is shown once, at creation, and stored only sealed.
-import type { Knex } from 'knex';
-import type { Config } from '../server/config/env.ts';
-import type { KeyMaterial } from '../server/config/keys.ts';
-import type { Management } from '../server/management.ts';
+// The operator commands: each turns its flags into the input of one administration operation
+// (server/services/administration, the admin API's operations too), checks it against the same
+// schema the admin API uses, and prints the answer: JSON with --json, lines for people
+// otherwise. A secret is printed once, at creation; it is stored only sealed.
+import type { z } from 'zod';
+import type { Administration } from '../server/services/administration/index.ts';
+import * as S from '../server/services/administration/schemas.ts';
 import type { Output } from './output.ts';
 import { table, UsageError } from './output.ts';
-import { GRANT_TYPES, type GrantType } from '../server/services/clients.ts';
-import type { TokenFormat } from '../server/services/resources.ts';
 
 export interface CommandContext {
-  config: Readonly<Config>;
-  keys: KeyMaterial;
-  db: Knex;
-  management: Management;
+  admin: Administration;
   out: Output;
-  /** Builds the provider (only the commands that mint provider tokens need it). */
-  provider(): Promise<import('oidc-provider').default>;
 }
 
 export type Values = Record<string, string | boolean | string[] | undefined>;
+
+const CLI = { via: 'cli' } as const;
+
+/** Admin API field names as the CLI's flags, for messages. */
+const FLAGS: Record<string, string> = {
+  client_name: '--name',
+  redirect_uris: '--redirect-uri',
+  grant_types: '--grant-types',
+  resources: '--resource',
+  logo_uri: '--logo-uri',
+  client_uri: '--client-uri',
+  policy_uri: '--policy-uri',
+  tos_uri: '--tos-uri',
+  email_verified: '--email-verified',
+  token_format: '--format',
+  access_token_ttl: '--ttl',
+  max_grant_duration: '--max-grant-duration',
+  dynamic_clients: '--dynamic-clients',
+  default_scope: '--default-scope',
+  scopes: '--scope',
+};
+
+export function flagFor(field: string): string {
+  const name = field.split('.')[0] as string;
+  return FLAGS[name] ?? `--${name.replace(/_/g, '-')}`;
+}
+
+/** The flags' input, checked by the admin API's schema; a refusal names the flags at fault. */
+function checked<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => (issue.path.length ? `${flagFor(issue.path.map(String).join('.'))}: ${issue.message}` : issue.message));
+  throw new UsageError([...new Set(problems)].join('; '));
+}
 
 function required(values: Values, name: string): string {
   const value = values[name];
@@ -38,88 +66,114 @@ function list(values: Values, name: string): string[] {
   return typeof value === 'string' ? [value] : [];
 }
 
-export async function userAdd(values: Values, { management, out }: CommandContext) {
-  const user = await management.accounts.create({
+function seconds(values: Values, name: string): number | undefined {
+  const raw = optional(values, name);
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw)) throw new UsageError(`--${name} must be a number of seconds`);
+  return Number(raw);
+}
+
+function trueOrFalse(raw: string | undefined, name: string): boolean | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  throw new UsageError(`--${name} takes true or false, got ${JSON.stringify(raw)}`);
+}
+
+const when = (iso: string | null) => iso ?? '-';
+
+// ── Users ───────────────────────────────────────────────────────────────────────────────────────
+
+export async function userAdd(values: Values, { admin, out }: CommandContext) {
+  const input = checked(S.NewUser, {
     email: required(values, 'email'),
     password: required(values, 'password'),
     name: optional(values, 'name'),
-    emailVerified: values['email-verified'] === true,
+    email_verified: values['email-verified'] === true ? true : undefined,
   });
-  out.result({ id: user.id, email: user.email, name: user.name }, `created user ${user.email} (${user.id})`);
+  const user = await admin.users.add(input, CLI);
+  out.result(user, `created user ${user.email} (${user.id})`);
 }
 
-function parseGrantTypes(raw: string | undefined): GrantType[] | undefined {
-  if (raw === undefined) return undefined;
-  const types = raw.split(/[\s,]+/).filter(Boolean);
-  const unknown = types.find((t) => !(GRANT_TYPES as readonly string[]).includes(t));
-  if (unknown) throw new UsageError(`unknown grant type ${unknown}; choose from: ${GRANT_TYPES.join(' ')}`);
-  return types as GrantType[];
-}
-
-export async function clientAdd(values: Values, { management, out }: CommandContext) {
-  const created = await management.clients.add({
-    name: required(values, 'name'),
-    redirectUris: list(values, 'redirect-uri'),
-    public: values.public === true,
-    native: values.native === true,
-    scope: optional(values, 'scope'),
-    resources: list(values, 'resource'),
-    grantTypes: parseGrantTypes(optional(values, 'grant-types')),
-    logoUri: optional(values, 'logo-uri'),
-    clientUri: optional(values, 'client-uri'),
-    policyUri: optional(values, 'policy-uri'),
-    tosUri: optional(values, 'tos-uri'),
-  });
-  const lines = [`client_id:     ${created.clientId}`];
-  if (created.clientSecret) lines.push(`client_secret: ${created.clientSecret}`, '(the secret is shown only now; it is stored encrypted)');
+export async function userList(values: Values, { admin, out }: CommandContext) {
+  const users: Array<z.input<typeof S.User>> = [];
+  let after: string | undefined;
+  do {
+    const page = await admin.users.list(checked(S.UserQuery, { email: optional(values, 'email'), limit: 500, after }));
+    users.push(...page.users);
+    after = page.next_cursor ?? undefined;
+  } while (after);
   out.result(
-    {
-      client_id: created.clientId,
-      ...(created.clientSecret ? { client_secret: created.clientSecret } : {}),
-      ...created.metadata,
-    },
-    lines,
+    users,
+    users.length ? table([['ID', 'EMAIL', 'NAME', 'DISABLED'], ...users.map((u) => [u.id, u.email, u.name ?? '', u.disabled ? 'yes' : 'no'])]) : 'no users',
   );
 }
 
-export async function clientList(_values: Values, { management, out }: CommandContext) {
-  const clients = await management.clients.list();
+export async function userDisable(values: Values, { admin, out }: CommandContext, email?: string) {
+  if (!email) throw new UsageError('usage: latchkey user disable EMAIL [--enable]');
+  const user = await admin.users.byEmail(email);
+  const disabled = values.enable !== true;
+  const updated = await admin.users.update(user.id, { disabled }, CLI);
+  out.result(updated, `${updated.email} is now ${disabled ? 'disabled: sign-in and refreshes are refused' : 'enabled'}`);
+}
+
+// ── Clients ─────────────────────────────────────────────────────────────────────────────────────
+
+export async function clientAdd(values: Values, { admin, out }: CommandContext) {
+  const grantTypes = optional(values, 'grant-types')?.split(/[\s,]+/).filter(Boolean);
+  const input = checked(S.NewClient, {
+    client_name: required(values, 'name'),
+    redirect_uris: list(values, 'redirect-uri'),
+    public: values.public === true ? true : undefined,
+    native: values.native === true ? true : undefined,
+    scope: optional(values, 'scope'),
+    resources: list(values, 'resource'),
+    grant_types: grantTypes,
+    logo_uri: optional(values, 'logo-uri'),
+    client_uri: optional(values, 'client-uri'),
+    policy_uri: optional(values, 'policy-uri'),
+    tos_uri: optional(values, 'tos-uri'),
+    admin: values.admin === true ? true : undefined,
+  });
+  const created = await admin.clients.add(input, CLI);
+  const lines = [`client_id:     ${created.client_id}`];
+  if (created.client_secret) lines.push(`client_secret: ${created.client_secret}`, '(the secret is shown only now; it is stored encrypted)');
+  if (input.admin) lines.push(`get admin API tokens with client credentials, resource=${Object.keys(created.resource_scopes).join(' ')}`);
+  out.result(created, lines);
+}
+
+export async function clientList(_values: Values, { admin, out }: CommandContext) {
+  const clients: Array<z.input<typeof S.Client>> = [];
+  let after: string | undefined;
+  do {
+    const page = await admin.clients.list({ limit: 500, after });
+    clients.push(...page.clients);
+    after = page.next_cursor ?? undefined;
+  } while (after);
   out.result(
-    clients.map((c) => ({
-      client_id: c.clientId,
-      client_name: c.metadata.client_name,
-      kind: c.kind,
-      source: c.source,
-      verified: c.verified,
-      confidential: c.hasSecret,
-      grant_types: c.metadata.grant_types,
-      redirect_uris: c.metadata.redirect_uris,
-      scope: c.metadata.scope,
-      resource_scopes: c.metadata.resource_scopes,
-      created_at: new Date(c.createdAt).toISOString(),
-    })),
+    clients,
     clients.length
       ? table([
-          ['CLIENT_ID', 'NAME', 'KIND', 'SOURCE', 'VERIFIED'],
-          ...clients.map((c) => [c.clientId, String(c.metadata.client_name ?? ''), c.kind, c.source, c.verified ? 'yes' : 'no']),
+          ['CLIENT_ID', 'NAME', 'KIND', 'SOURCE', 'VERIFIED', 'ADMIN'],
+          ...clients.map((c) => [c.client_id, c.client_name ?? '', c.kind, c.source, c.verified ? 'yes' : 'no', c.admin ? 'yes' : '']),
         ])
       : 'no clients',
   );
 }
 
-export async function clientRemove(values: Values, { management, out }: CommandContext, id?: string) {
+export async function clientRemove(_values: Values, { admin, out }: CommandContext, id?: string) {
   if (!id) throw new UsageError('usage: latchkey client remove CLIENT_ID');
-  const removed = await management.clients.remove(id);
-  if (!removed) throw new UsageError(`no client ${id}`);
+  await admin.clients.remove(id, CLI);
   out.result({ client_id: id, removed: true }, `removed client ${id} and everything issued to it`);
 }
 
-export async function clientVerify(values: Values, { management, out }: CommandContext, id?: string) {
+export async function clientVerify(values: Values, { admin, out }: CommandContext, id?: string) {
   if (!id) throw new UsageError('usage: latchkey client verify CLIENT_ID [--unverify]');
   const verified = values.unverify !== true;
-  if (!(await management.store.setVerified(id, verified))) throw new UsageError(`no client ${id}`);
+  await admin.clients.update(id, { verified }, CLI);
   out.result({ client_id: id, verified }, `${id} is now ${verified ? 'verified' : 'unverified'}`);
 }
+
+// ── Resource servers ────────────────────────────────────────────────────────────────────────────
 
 function parseDescriptions(raw: string[]): Map<string, string> {
   const descriptions = new Map<string, string>();
@@ -131,180 +185,99 @@ function parseDescriptions(raw: string[]): Map<string, string> {
   return descriptions;
 }
 
-export async function resourceAdd(values: Values, { management, out }: CommandContext) {
-  const id = required(values, 'id');
-  const name = optional(values, 'name');
+export async function resourceAdd(values: Values, { admin, out }: CommandContext) {
   const scopes = required(values, 'scope').split(/\s+/).filter(Boolean);
   const descriptions = parseDescriptions(list(values, 'describe'));
   for (const scope of descriptions.keys()) {
     if (!scopes.includes(scope)) throw new UsageError(`--describe names ${scope}, which is not in --scope`);
   }
-  const format = optional(values, 'format') ?? 'opaque';
-  if (format !== 'opaque' && format !== 'jwt') throw new UsageError('--format must be opaque or jwt');
-  const ttl = optional(values, 'ttl');
-  if (ttl !== undefined && !/^\d+$/.test(ttl)) throw new UsageError('--ttl must be a number of seconds');
-  const maxGrant = optional(values, 'max-grant-duration');
-  if (maxGrant !== undefined && !/^\d+$/.test(maxGrant)) throw new UsageError('--max-grant-duration must be a number of seconds');
-
-  const label = name ?? URL.parse(id)?.host ?? id;
-  const created = await management.resources.add({
-    id,
-    name,
-    tokenFormat: format as TokenFormat,
-    accessTokenTtl: ttl === undefined ? undefined : Number(ttl),
-    maxGrantDuration: maxGrant === undefined ? undefined : Number(maxGrant),
-    dynamicClients: values['dynamic-clients'] === true,
-    defaultScope: scopeList(optional(values, 'default-scope')),
-    scopes: scopes.map((scope) => ({ scope, description: descriptions.get(scope) ?? `Use ${label} with the "${scope}" permission` })),
+  const input = checked(S.NewResource, {
+    id: required(values, 'id'),
+    name: optional(values, 'name'),
+    scopes: scopes.map((scope) => ({ scope, description: descriptions.get(scope) })),
+    token_format: optional(values, 'format'),
+    access_token_ttl: seconds(values, 'ttl'),
+    max_grant_duration: seconds(values, 'max-grant-duration'),
+    dynamic_clients: values['dynamic-clients'] === true ? true : undefined,
+    default_scope: optional(values, 'default-scope'),
   });
-  out.result(
-    {
-      id: created.resource.id,
-      name: created.resource.name,
-      token_format: created.resource.tokenFormat,
-      access_token_ttl: created.resource.accessTokenTtl,
-      dynamic_clients: created.resource.dynamicClients,
-      default_scope: created.resource.defaultScope.join(' ') || null,
-      scopes: created.resource.scopes,
-      client_id: created.clientId,
-      client_secret: created.clientSecret,
-    },
-    [
-      `resource server ${created.resource.id} (${created.resource.name})`,
-      'introspection credentials (client_secret_basic):',
-      `  client_id:     ${created.clientId}`,
-      `  client_secret: ${created.clientSecret}`,
-      '(the secret is shown only now; it is stored encrypted)',
-    ],
-  );
+  const created = await admin.resources.add(input, CLI);
+  out.result(created, [
+    `resource server ${created.id} (${created.name})`,
+    'introspection credentials (client_secret_basic):',
+    `  client_id:     ${created.client_id}`,
+    `  client_secret: ${created.client_secret}`,
+    '(the secret is shown only now; it is stored encrypted)',
+  ]);
 }
 
-export async function resourceList(_values: Values, { management, out }: CommandContext) {
-  const resources = await management.resources.list();
+export async function resourceList(_values: Values, { admin, out }: CommandContext) {
+  const resources = await admin.resources.list();
   out.result(
-    resources.map((r) => ({
-      id: r.id,
-      name: r.name,
-      token_format: r.tokenFormat,
-      access_token_ttl: r.accessTokenTtl,
-      client_id: r.introspectionClientId,
-      dynamic_clients: r.dynamicClients,
-      default_scope: r.defaultScope.join(' ') || null,
-      scopes: r.scopes,
-    })),
+    resources,
     resources.length
       ? table([
           ['ID', 'NAME', 'FORMAT', 'TTL', 'DYNAMIC CLIENTS', 'SCOPES'],
-          ...resources.map((r) => [r.id, r.name, r.tokenFormat, String(r.accessTokenTtl), r.dynamicClients ? 'yes' : 'no', r.scopes.map((s) => s.scope).join(' ')]),
+          ...resources.map((r) => [r.id, r.name, r.token_format, String(r.access_token_ttl), r.dynamic_clients ? 'yes' : 'no', r.scopes.map((s) => s.scope).join(' ')]),
         ])
       : 'no resource servers',
   );
 }
 
-/** A space-separated list of scopes (undefined when the option is absent). */
-function scopeList(raw: string | undefined): string[] | undefined {
-  return raw === undefined ? undefined : raw.split(/\s+/).filter(Boolean);
-}
-
-function trueOrFalse(raw: string | undefined, name: string): boolean | undefined {
-  if (raw === undefined) return undefined;
-  if (raw === 'true' || raw === 'false') return raw === 'true';
-  throw new UsageError(`--${name} takes true or false, got ${JSON.stringify(raw)}`);
-}
-
-export async function resourceUpdate(values: Values, { management, out }: CommandContext, id?: string) {
+export async function resourceUpdate(values: Values, { admin, out }: CommandContext, id?: string) {
   if (!id) throw new UsageError('usage: latchkey resource update RESOURCE_URI [--dynamic-clients true|false] [--default-scope "a b"]');
-  const changes = { dynamicClients: trueOrFalse(optional(values, 'dynamic-clients'), 'dynamic-clients'), defaultScope: scopeList(optional(values, 'default-scope')) };
-  if (changes.dynamicClients === undefined && changes.defaultScope === undefined) throw new UsageError('nothing to change: give --dynamic-clients true|false and/or --default-scope');
-  const updated = await management.resources.update(id, changes);
-  if (!updated) throw new UsageError(`no resource server ${id}`);
+  const dynamicClients = trueOrFalse(optional(values, 'dynamic-clients'), 'dynamic-clients');
+  const defaultScope = optional(values, 'default-scope');
+  if (dynamicClients === undefined && defaultScope === undefined) throw new UsageError('nothing to change: give --dynamic-clients true|false and/or --default-scope');
+  const updated = await admin.resources.update(id, checked(S.ResourceChanges, { dynamic_clients: dynamicClients, default_scope: defaultScope }), CLI);
   out.result(
-    { id: updated.id, dynamic_clients: updated.dynamicClients, default_scope: updated.defaultScope.join(' ') || null },
-    `${updated.id}: self-registered and metadata-document clients ${updated.dynamicClients ? 'may' : 'may not'} ask for its scopes; default scope ${updated.defaultScope.join(' ') || '(none)'}`,
+    updated,
+    `${updated.id}: self-registered and metadata-document clients ${updated.dynamic_clients ? 'may' : 'may not'} ask for its scopes; default scope ${updated.default_scope ?? '(none)'}`,
   );
 }
 
-export async function resourceRemove(_values: Values, { management, out }: CommandContext, id?: string) {
+export async function resourceRemove(_values: Values, { admin, out }: CommandContext, id?: string) {
   if (!id) throw new UsageError('usage: latchkey resource remove RESOURCE_URI');
-  if (!(await management.resources.remove(id))) throw new UsageError(`no resource server ${id}`);
+  await admin.resources.remove(id, CLI);
   out.result({ id, removed: true }, `removed resource server ${id}`);
 }
 
-export async function initialAccessTokenCreate(values: Values, ctx: CommandContext) {
-  const ttlRaw = optional(values, 'ttl') ?? String(7 * 24 * 3600);
-  if (!/^\d+$/.test(ttlRaw) || Number(ttlRaw) < 60) throw new UsageError('--ttl must be at least 60 seconds');
-  const provider = await ctx.provider();
-  const token = new provider.InitialAccessToken({ expiresIn: Number(ttlRaw) } as never);
-  const value = await token.save();
-  const expiresAt = new Date(Date.now() + Number(ttlRaw) * 1000).toISOString();
-  ctx.out.result({ initial_access_token: value, expires_at: expiresAt }, [
-    `initial access token: ${value}`,
-    `valid until ${expiresAt}; use it as a bearer token on POST /reg (RFC 7591)`,
-  ]);
-}
+// ── Grants, initial access tokens, audit ────────────────────────────────────────────────────────
 
-async function grantsService(ctx: CommandContext) {
-  const { createGrants } = await import('../server/services/grants.ts');
-  const { createAudit } = await import('../server/services/audit.ts');
-  const { sealerFor } = await import('../server/config/keys.ts');
-  const audit = createAudit(ctx.db, { error: (message, error) => console.error(message, error) });
-  return { grants: createGrants({ db: ctx.db, sealer: sealerFor(ctx.keys), provider: await ctx.provider(), audit }), audit };
-}
-
-export async function grantList(values: Values, ctx: CommandContext) {
+export async function grantList(values: Values, { admin, out }: CommandContext) {
   const email = required(values, 'user');
-  const user = await ctx.management.accounts.findByEmail(email);
-  if (!user) throw new UsageError(`no user ${email}`);
-  const { grants } = await grantsService(ctx);
-  const list = (await grants.forAccount(user.id)).filter((g) => g.clientId !== 'latchkey-account');
-  ctx.out.result(
-    list.map((g) => ({
-      grant_id: g.grantId,
-      client_id: g.clientId,
-      scope: [...g.oidc, ...Object.values(g.resources).flat()].join(' '),
-      resources: g.resources,
-      granted_at: new Date(g.grantedAt).toISOString(),
-      expires_at: g.expiresAt ? new Date(g.expiresAt).toISOString() : null,
-    })),
-    list.length
-      ? table([
-          ['GRANT_ID', 'CLIENT', 'SCOPES', 'EXPIRES'],
-          ...list.map((g) => [g.grantId, g.clientId, [...g.oidc, ...Object.values(g.resources).flat()].join(' '), g.expiresAt ? new Date(g.expiresAt).toISOString() : '-']),
-        ])
+  const { grants } = await admin.grants.list(checked(S.GrantQuery, { user: email }));
+  out.result(
+    grants,
+    grants.length
+      ? table([['GRANT_ID', 'CLIENT', 'SCOPES', 'EXPIRES'], ...grants.map((g) => [g.grant_id, g.client_id, g.scope, when(g.expires_at)])])
       : `${email} has granted no access`,
   );
 }
 
-export async function grantRevoke(_values: Values, ctx: CommandContext, id?: string) {
+export async function grantRevoke(_values: Values, { admin, out }: CommandContext, id?: string) {
   if (!id) throw new UsageError('usage: latchkey grant revoke GRANT_ID');
-  const { grants, audit } = await grantsService(ctx);
-  if (!(await grants.revoke(id, { actor: 'operator' }))) throw new UsageError(`no grant ${id}`);
-  await audit.idle();
-  ctx.out.result({ grant_id: id, revoked: true }, `revoked grant ${id} and every token issued under it`);
+  await admin.grants.revoke(id, CLI);
+  out.result({ grant_id: id, revoked: true }, `revoked grant ${id} and every token issued under it`);
 }
 
-export async function auditList(values: Values, ctx: CommandContext) {
-  const email = optional(values, 'user');
-  const user = email ? await ctx.management.accounts.findByEmail(email) : undefined;
-  if (email && !user) throw new UsageError(`no user ${email}`);
-  const { createAudit } = await import('../server/services/audit.ts');
+export async function initialAccessTokenCreate(values: Values, { admin, out }: CommandContext) {
+  const created = await admin.credentials.createInitialAccessToken(checked(S.NewInitialAccessToken, { ttl: seconds(values, 'ttl') }), CLI);
+  out.result(created, [`initial access token: ${created.initial_access_token}`, `valid until ${created.expires_at}; use it as a bearer token on POST /reg (RFC 7591)`]);
+}
+
+export async function auditList(values: Values, { admin, out }: CommandContext) {
   const limit = optional(values, 'limit');
   if (limit !== undefined && !/^\d+$/.test(limit)) throw new UsageError('--limit must be a number');
-  const entries = await createAudit(ctx.db, console).list({ accountId: user?.id, clientId: optional(values, 'client'), limit: limit ? Number(limit) : 100 });
-  ctx.out.result(
-    entries.map((e) => ({
-      id: e.id,
-      at: new Date(e.at).toISOString(),
-      event: e.event,
-      account_id: e.accountId ?? null,
-      client_id: e.clientId ?? null,
-      grant_id: e.grantId ?? null,
-      actor: e.actor ?? null,
-      ip: e.ip ?? null,
-      details: e.details,
-    })),
-    entries.length
-      ? table([['AT', 'EVENT', 'ACCOUNT', 'CLIENT', 'ACTOR'], ...entries.map((e) => [new Date(e.at).toISOString(), e.event, e.accountId ?? '-', e.clientId ?? '-', e.actor ?? '-'])])
+  const user = optional(values, 'user');
+  if (user !== undefined) await admin.users.byEmail(user);
+  const { events } = await admin.audit.list(
+    checked(S.AuditQuery, { user, client: optional(values, 'client'), event: optional(values, 'event'), limit: limit ?? 100, before: optional(values, 'before') }),
+  );
+  out.result(
+    events,
+    events.length
+      ? table([['ID', 'AT', 'EVENT', 'ACCOUNT', 'CLIENT', 'ACTOR'], ...events.map((e) => [String(e.id), e.at, e.event, e.account_id ?? '-', e.client_id ?? '-', e.actor ?? '-'])])
       : 'no audit events',
   );
 }

@@ -3,26 +3,35 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig } from '../server/config/env.ts';
 import { generateKeyMaterial, loadKeyMaterial, writeKeyFile, type KeyDescription } from '../server/config/keys.ts';
-import { createKeyAdmin } from '../server/services/key-admin.ts';
 import { createDatabase } from '../server/db/knex.ts';
 import { checkKeyPairing } from '../server/bootstrap.ts';
 import { migrateToLatest } from '../adapters/migrations/index.ts';
 import { createManagement } from '../server/management.ts';
 import { createLogger } from '../server/log.ts';
-import { buildApp } from '../server/app.ts';
+import { ServiceError } from '../server/services/errors.ts';
 import { seedDemoData } from '../seeds/01-demo.ts';
-import { createOutput, UsageError } from './output.ts';
+import { createOutput, UsageError, type Output } from './output.ts';
 import * as commands from './commands.ts';
 import type { CommandContext, Values } from './commands.ts';
+import type { Knex } from 'knex';
+import type { Config } from '../server/config/env.ts';
+import type { KeyMaterial } from '../server/config/keys.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** What a command runs with: the administration operations, plus the raw pieces seeding needs. */
+interface RunContext extends CommandContext {
+  db: Knex;
+  config: Readonly<Config>;
+  keys: KeyMaterial;
+}
 
 interface Command {
   usage: string;
   options: Options;
   /** Takes one positional argument (an id). */
   positional?: boolean;
-  run: (values: Values, ctx: CommandContext, id?: string) => Promise<void>;
+  run: (values: Values, ctx: RunContext, id?: string) => Promise<void>;
 }
 
 const json = { json: { type: 'boolean' } } as const;
@@ -46,12 +55,21 @@ const COMMANDS: Record<string, Command> = {
     options: { ...json, email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' }, 'email-verified': { type: 'boolean' } },
     run: commands.userAdd,
   },
+  'user list': { usage: 'user list [--email E]', options: { ...json, email: { type: 'string' } }, run: commands.userList },
+  'user disable': {
+    usage: 'user disable EMAIL [--enable]',
+    options: { ...json, enable: { type: 'boolean' } },
+    positional: true,
+    run: commands.userDisable,
+  },
   'client add': {
     usage:
       'client add --name N --redirect-uri U [--redirect-uri U2] [--public] [--native] [--scope "S1 S2"] [--resource R]... ' +
-      '[--grant-types "authorization_code refresh_token client_credentials"] [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U]',
+      '[--grant-types "authorization_code refresh_token client_credentials"] [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U]\n' +
+      '  latchkey client add --admin --name N [--scope latchkey:admin.read]   (a client of the admin API)',
     options: {
       ...json,
+      admin: { type: 'boolean' },
       name: { type: 'string' },
       'redirect-uri': { type: 'string', multiple: true },
       public: { type: 'boolean' },
@@ -107,8 +125,8 @@ const COMMANDS: Record<string, Command> = {
   },
   'grant revoke': { usage: 'grant revoke GRANT_ID', options: json, positional: true, run: commands.grantRevoke },
   audit: {
-    usage: 'audit [--user EMAIL] [--client ID] [--limit N]',
-    options: { ...json, user: { type: 'string' }, client: { type: 'string' }, limit: { type: 'string' } },
+    usage: 'audit [--user EMAIL] [--client ID] [--event NAME] [--limit N] [--before EVENT_ID]',
+    options: { ...json, user: { type: 'string' }, client: { type: 'string' }, event: { type: 'string' }, limit: { type: 'string' }, before: { type: 'string' } },
     run: commands.auditList,
   },
   'initial-access-token create': {
@@ -159,21 +177,16 @@ async function keysCommand(action: string | undefined, rest: string[]) {
   if (action !== 'list' && action !== 'rotate' && action !== 'prune') throw new UsageError(`unknown keys command: ${action ?? ''}`);
   const chosen = [values['signing-only'], values['cookies-only'], values.data].filter(Boolean).length;
   if (chosen > 1) throw new UsageError('choose one of --signing-only, --cookies-only and --data');
-  const config = loadConfig();
-  const out = createOutput(values.json === true);
-  const db = createDatabase(config.database);
-  try {
-    await migrateToLatest(db);
-    const admin = createKeyAdmin(db, config);
+  await withAdministration(values.json === true, async ({ admin, config, out }) => {
     if (action === 'list') {
-      const keys = await admin.list();
+      const { keys } = await admin.credentials.listKeys();
       out.result(keys, keyLines(keys));
       return;
     }
     const { keys, dropped } =
       action === 'rotate'
-        ? await admin.rotate({ signing: values['cookies-only'] !== true, cookies: values['signing-only'] !== true, data: values.data === true })
-        : await admin.prune();
+        ? await admin.credentials.rotateKeys({ signing: values['cookies-only'] !== true, cookies: values['signing-only'] !== true, data: values.data === true }, { via: 'cli' })
+        : await admin.credentials.prune();
     const done =
       action === 'prune'
         ? `pruned keys in ${config.keysFile}`
@@ -182,9 +195,7 @@ async function keysCommand(action: string | undefined, rest: string[]) {
           : `rotated keys in the database; every running server picks them up within ${config.keysPollSeconds} s`;
     const droppedLine = dropped.length ? [`dropped retired data keys that seal nothing: ${dropped.join(', ')}`] : [];
     out.result(keys, [done, ...droppedLine, ...keyLines(keys)]);
-  } finally {
-    await db.destroy();
-  }
+  });
 }
 
 function keysInit(rest: string[]) {
@@ -218,42 +229,43 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, options: found.command.options, strict: true, allowPositionals: true });
   if (positionals.length > (found.command.positional ? 1 : 0)) throw new UsageError(`unexpected argument: ${positionals.join(' ')}`);
 
+  await withAdministration(values.json === true, (ctx) => found.command.run(values as Values, ctx, positionals[0]));
+  return 0;
+}
+
+/**
+ * Opens the database (migrated, its data key checked against KEYS_FILE/LATCHKEY_KEYS), runs the
+ * work with the administration operations (no HTTP app, no listener), and closes it all,
+ * pending audit writes included.
+ */
+async function withAdministration(json: boolean, work: (ctx: RunContext & { out: Output }) => Promise<void>): Promise<void> {
   const config = loadConfig();
   const keys = loadKeyMaterial(config).material;
   const db = createDatabase(config.database);
-  // Built on first use and closed once the command is done (it flushes the audit trail).
-  let built: Awaited<ReturnType<typeof buildApp>> | undefined;
   try {
     await migrateToLatest(db);
     await checkKeyPairing(db, keys, config.keysJson ? 'LATCHKEY_KEYS' : config.keysFile);
-    const out = createOutput(values.json === true);
-    const ctx: CommandContext = {
-      config,
-      keys,
-      db,
-      out,
-      management: createManagement(db, { config, keys }),
-      provider: async () => {
-        built ??= await buildApp({ config, keys, db, log: createLogger({ quiet: true }) });
-        return built.provider;
-      },
-    };
-    await found.command.run(values as Values, ctx, positionals[0]);
-    return 0;
+    const management = createManagement(db, { config, keys, log: createLogger({ quiet: json }) });
+    await work({ admin: management.admin, out: createOutput(json), db, config, keys });
+    await management.audit.idle();
   } finally {
-    await built?.close();
     await db.destroy();
   }
 }
 
-const USER_ERRORS = new Set(['UsageError', 'ConfigError', 'AccountError', 'ClientError', 'ResourceError', 'KeyAdminError']);
+const USER_ERRORS = new Set(['ConfigError']);
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: Error & { code?: string }) => {
-    if (error instanceof UsageError || error.code?.startsWith('ERR_PARSE_ARGS')) {
+    // Naming something that does not exist is a bad argument, as it always was (exit 2).
+    if (error instanceof UsageError || error.code?.startsWith('ERR_PARSE_ARGS') || (error instanceof ServiceError && error.reason === 'not_found')) {
       console.error(`latchkey: ${error.message}\n\n${usage()}`);
       process.exit(2);
+    }
+    if (error instanceof ServiceError) {
+      console.error(`latchkey: ${error.message}${error.field ? ` (${commands.flagFor(error.field)})` : ''}`);
+      process.exit(1);
     }
     if (USER_ERRORS.has(error.name) || error instanceof ConfigError) {
       console.error(`latchkey: ${error.message}`);

@@ -14,6 +14,7 @@ import { createConsentStep } from './routes/consent.ts';
 import { ACCOUNT_CLIENT_ID, accountRoutes } from './routes/account.ts';
 import { siteRoutes } from './routes/site.ts';
 import { metricsRoute } from './routes/metrics.ts';
+import { adminApi } from './routes/admin/router.ts';
 import { throttleRegistration } from './security/throttle-hooks.ts';
 import { observeRequests, routeOf } from './observability/requests.ts';
 
@@ -93,6 +94,7 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   if (instrument.routes) app.use(instrument.routes.routes());
   app.use(interactions.routes()).use(interactions.allowedMethods());
   app.use(account.routes()).use(account.allowedMethods());
+  app.use(adminApi({ admin: core.administration, provider, issuer: config.issuer, log }));
   if (config.dynamicRegistration !== 'off') app.use(registrationCors('/reg'));
   app.use(throttleRegistration(throttle, '/reg'));
   // Registration metadata is validated synchronously against the in-memory resource catalogue:

@@ -9,7 +9,7 @@ import { isPostgres } from '../adapters/rows.ts';
 import type { Logger } from './log.ts';
 import { isDatabaseEmpty, seedDemoData } from '../seeds/01-demo.ts';
 import { ClientStore } from '../adapters/client-store.ts';
-import { ACCOUNT_CLIENT_ID } from './routes/account.ts';
+import { ACCOUNT_AREA_CLIENT_ID as ACCOUNT_CLIENT_ID } from './services/account-area.ts';
 
 /** Our own account area signs users in through the authorization endpoint as a first-party client. */
 export async function ensureAccountClient(db: Knex, keys: KeyMaterial, issuer: string): Promise<void> {

@@ -17,8 +17,10 @@ import { SqliteReadConnection, SqliteStatements } from '../adapters/sqlite-state
 import { isPostgres } from '../adapters/rows.ts';
 import { createAccounts, type Accounts } from './services/accounts.ts';
 import { ResourceCatalog } from './services/resources.ts';
+import { adminResource } from './services/admin-resource.ts';
 import { createAudit, type Audit } from './services/audit.ts';
 import { createGrants, type Grants } from './services/grants.ts';
+import { createAdministration, type Administration } from './services/administration/index.ts';
 import { cachedClients } from './services/client-cache.ts';
 import { createViews, type Views } from './http/views.ts';
 import { createCsrf, type Csrf } from './http/csrf.ts';
@@ -71,6 +73,8 @@ export interface Core {
   throttle: Throttle;
   audit: Audit;
   grants: Grants;
+  /** The operator's service layer (the admin API's, and the CLI's over its own connection). */
+  administration: Administration;
   metrics: Metrics;
   isVerifiedClient(clientId: string): Promise<boolean>;
   /** Commits pending writes and releases what the core holds besides the Knex pool. */
@@ -88,7 +92,7 @@ export async function buildCore(deps: AppDeps): Promise<Core> {
 
   const sealer = sealerFor(keys);
   const clients = new ClientStore(db, sealer, now);
-  const catalog = new ResourceCatalog(db);
+  const catalog = new ResourceCatalog(db, 1000, [adminResource(config.issuer)]);
   await catalog.reload();
   const accounts = createAccounts(db, now);
   const views = createViews({ cache: config.env === 'production' });
@@ -160,6 +164,7 @@ export async function buildCore(deps: AppDeps): Promise<Core> {
     },
   });
   const grants = createGrants({ db, sealer, provider, audit });
+  const administration = createAdministration({ db, config, fileKeys: () => keys, provider, store: clients, catalog, accounts, audit, grants });
   auditProviderEvents(provider, audit);
   observeProviderEvents(provider, { log, metrics });
 
@@ -173,6 +178,7 @@ export async function buildCore(deps: AppDeps): Promise<Core> {
     throttle,
     audit,
     grants,
+    administration,
     metrics,
     isVerifiedClient,
     close: async () => {

@@ -1,52 +1,61 @@
-// The operator's view of the system (CLI, seeds, tests): accounts, clients, resource servers.
-// Client metadata is validated by the same oidc-provider configuration the server runs, so an
-// operator cannot store a client the server would refuse.
+// The operator's side of the system without any HTTP (the CLI, seeds, tests): the administration
+// service layer (server/services/administration) over one database, with an oidc-provider
+// instance that validates client metadata by the same configuration the server runs, stores what
+// the CLI mints (initial access tokens) and ends what it revokes (grants) through the same adapter
+// as the server. No Koa app, no listener.
 import type { Knex } from 'knex';
 import Provider from 'oidc-provider';
 import type { Config } from './config/env.ts';
 import { sealerFor, type KeyMaterial } from './config/keys.ts';
 import { ClientStore } from '../adapters/client-store.ts';
+import { createAdapterFactory } from '../adapters/knex-adapter.ts';
 import { createAccounts } from './services/accounts.ts';
-import { createClientAdmin } from './services/clients.ts';
-import { createResourceAdmin, ResourceCatalog } from './services/resources.ts';
+import { ResourceCatalog } from './services/resources.ts';
+import { adminResource } from './services/admin-resource.ts';
+import { createAudit } from './services/audit.ts';
+import { createGrants } from './services/grants.ts';
+import { createAdministration } from './services/administration/index.ts';
 import { buildConfiguration } from './oidc/configuration.ts';
+import { adapterErrors } from './oidc/provider.ts';
 import { createViews } from './http/views.ts';
+import type { Logger } from './log.ts';
 
-function unusedAdapter(): never {
-  throw new Error('the validation-only provider has no storage');
-}
-
-export function createManagement(db: Knex, { config, keys }: { config: Readonly<Config>; keys: KeyMaterial }) {
+export function createManagement(
+  db: Knex,
+  { config, keys, log = console }: { config: Readonly<Config>; keys: KeyMaterial; log?: Pick<Logger, 'error'> },
+) {
   const sealer = sealerFor(keys);
   const store = new ClientStore(db, sealer);
-  const catalog = new ResourceCatalog(db, 0);
+  const catalog = new ResourceCatalog(db, 0, [adminResource(config.issuer)]);
   const accounts = createAccounts(db);
-
-  let validator: Provider | undefined;
-  const validate = async (metadata: Record<string, unknown>) => {
-    validator ??= new Provider(
-      config.issuer,
-      buildConfiguration({
-        config,
-        keys,
-        adapter: unusedAdapter,
-        accounts,
-        catalog,
-        views: createViews({ cache: false }),
-        findEarlierGrantId: async () => undefined,
-        isVerifiedClient: async () => false,
-      }),
-    );
-    await catalog.reload();
-    await validator.Client.validate(metadata as never);
-  };
+  const audit = createAudit(db, log);
+  const provider = new Provider(
+    config.issuer,
+    buildConfiguration({
+      config,
+      keys,
+      adapter: createAdapterFactory(db, sealer, store, { errors: adapterErrors, now: Date.now, revokedGrantTtl: config.ttl.grant }),
+      accounts,
+      catalog,
+      views: createViews({ cache: false }),
+      findEarlierGrantId: async () => undefined,
+      isVerifiedClient: async () => false,
+    }),
+  );
+  const grants = createGrants({ db, sealer, provider, audit });
+  const admin = createAdministration({ db, config, provider, store, catalog, accounts, audit, grants });
 
   return {
     accounts,
     store,
     catalog,
-    clients: createClientAdmin(store, () => catalog.reload(), validate),
-    resources: createResourceAdmin(db, store, { accessTokenTtl: config.ttl.accessToken }),
+    audit,
+    provider,
+    grants,
+    admin,
+    clients: admin.services.clientAdmin,
+    resources: admin.services.resourceAdmin,
+    keys: admin.services.keyAdmin,
   };
 }
 

@@ -5,7 +5,7 @@ import type { ThrottleSettings } from '../security/throttle.ts';
 
 export type DatabaseConfig =
   | { client: 'sqlite'; filename: string; synchronous: 'FULL' | 'NORMAL' }
-  | { client: 'pg'; connectionString: string };
+  | { client: 'pg'; connectionString: string; /** Connections this process may hold (DATABASE_POOL_MAX). */ poolMax?: number };
 
 export interface Config {
   /** `development` (default) generates keys and seeds demo data; `production` requires both to be provided. */
@@ -212,7 +212,8 @@ function readSynchronous(env: Env): 'FULL' | 'NORMAL' {
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   const mode = readEnvironment(env);
   const port = readInteger(env, 'PORT', 3000, { min: 0, max: 65535 });
-  const database = parseDatabaseUrl(env.DATABASE_URL?.trim() || 'sqlite:data/latchkey.sqlite', readSynchronous(env));
+  const parsed = parseDatabaseUrl(env.DATABASE_URL?.trim() || 'sqlite:data/latchkey.sqlite', readSynchronous(env));
+  const database: DatabaseConfig = parsed.client === 'pg' ? { ...parsed, poolMax: readInteger(env, 'DATABASE_POOL_MAX', 10, { min: 1, max: 1000 }) } : parsed;
 
   const ttl = {
     accessToken: readInteger(env, 'ACCESS_TOKEN_TTL', 600, { min: 10, max: DAY }),

@@ -30,7 +30,9 @@ export function createDatabase(config: DatabaseConfig): Knex {
     return knexFactory({
       client: 'pg',
       connection: config.connectionString,
-      pool: { min: 0, max: 10 },
+      // Each instance holds at most this many: instances × DATABASE_POOL_MAX must stay under
+      // the server's max_connections (docs/deployment.md).
+      pool: { min: 0, max: config.poolMax ?? 10 },
       compileSqlOnError: false,
     });
   }

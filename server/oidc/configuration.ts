@@ -211,6 +211,8 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
           // each API's opt-in and the user's consent): keep only OpenID Connect scopes in it, so
           // registering with an API scope (as MCP clients do) is not refused.
           keepOidcScopes(metadata);
+          const builtIn = Object.keys((value as Record<string, unknown> | undefined) ?? {}).find((indicator) => catalog.snapshot.get(indicator)?.builtIn);
+          if (builtIn) throw new errors.InvalidClientMetadata(`resource_scopes names ${builtIn}, which only clients made by an operator may use`);
           if (config.dynamicRegistration === 'open') {
             const refused = Object.keys((value as Record<string, unknown> | undefined) ?? {}).find((indicator) => !catalog.snapshot.get(indicator)?.dynamicClients);
             if (refused) throw new errors.InvalidClientMetadata(`resource_scopes names ${refused}, which does not accept self-registered clients`);

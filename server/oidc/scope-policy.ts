@@ -63,7 +63,11 @@ export function allowedResourceScopes(client: Client, snapshot: ResourceSnapshot
     if (resource.dynamicClients) allowed.set(resource.id, new Set(resource.scopes.map((s) => s.scope)));
   }
   if (policy.honourRegisteredResourceScopes && !isMetadataDocumentClient(client)) {
-    for (const [indicator, scopes] of registeredResourceScopes(client)) allowed.set(indicator, new Set([...(allowed.get(indicator) ?? []), ...scopes]));
+    for (const [indicator, scopes] of registeredResourceScopes(client)) {
+      // The admin API is for clients an operator made, whatever a registration claimed.
+      if (snapshot.get(indicator)?.builtIn) continue;
+      allowed.set(indicator, new Set([...(allowed.get(indicator) ?? []), ...scopes]));
+    }
   }
   return allowed;
 }

@@ -15,7 +15,9 @@ import type { Csrf } from '../http/csrf.ts';
 import { field, formBody } from '../http/body.ts';
 import { describeClient, describeScope } from './consent-view.ts';
 
-export const ACCOUNT_CLIENT_ID = 'latchkey-account';
+import { ACCOUNT_AREA_CLIENT_ID } from '../services/account-area.ts';
+
+export const ACCOUNT_CLIENT_ID = ACCOUNT_AREA_CLIENT_ID;
 
 export interface AccountDeps {
   provider: Provider;

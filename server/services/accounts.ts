@@ -3,7 +3,9 @@ import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import { batchedLookup } from '../db/batched-lookup.ts';
 import { isStorableText, storableOnly } from '../../adapters/storable-text.ts';
+import { isUniqueViolation } from '../../adapters/rows.ts';
 import { dummyPasswordHash, hashPassword, verifyPassword } from './passwords.ts';
+import { ServiceError } from './errors.ts';
 
 export interface User {
   id: string;
@@ -24,7 +26,7 @@ interface UserRow {
   disabled_at: number | null;
 }
 
-export class AccountError extends Error {
+export class AccountError extends ServiceError {
   override name = 'AccountError';
 }
 
@@ -41,7 +43,7 @@ export function normalizeEmail(email: string): string {
 function plainName(name: string | undefined): string | null {
   const text = name?.trim();
   if (!text) return null;
-  if (!isStorableText(text) || /\p{Cc}/u.test(text) || text.length > 200) throw new AccountError('the name must be plain text of at most 200 characters');
+  if (!isStorableText(text) || /\p{Cc}/u.test(text) || text.length > 200) throw new AccountError('the name must be plain text of at most 200 characters', 'invalid', 'name');
   return text;
 }
 
@@ -78,12 +80,12 @@ export function createAccounts(db: Knex, now: () => number = Date.now) {
   return {
     async create({ email, password, name, emailVerified = false }: NewUser): Promise<User> {
       const normalized = normalizeEmail(email);
-      if (!EMAIL.test(normalized) || !isStorableText(normalized) || normalized.length > 320) throw new AccountError(`not an email address: ${email}`);
+      if (!EMAIL.test(normalized) || !isStorableText(normalized) || normalized.length > 320) throw new AccountError(`not an email address: ${email}`, 'invalid', 'email');
       if (password.length < MIN_PASSWORD_LENGTH) {
-        throw new AccountError(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`);
+        throw new AccountError(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`, 'invalid', 'password');
       }
-      if (password.length > MAX_PASSWORD_LENGTH) throw new AccountError('the password is too long');
-      if (await findRow({ email: normalized })) throw new AccountError(`a user with email ${normalized} already exists`);
+      if (password.length > MAX_PASSWORD_LENGTH) throw new AccountError('the password is too long', 'invalid', 'password');
+      if (await findRow({ email: normalized })) throw new AccountError(`a user with email ${normalized} already exists`, 'conflict', 'email');
       const row: UserRow = {
         // Users' subject identifiers are UUIDs, a namespace no client id can take (RFC 9700 §4.15).
         id: crypto.randomUUID(),
@@ -94,7 +96,12 @@ export function createAccounts(db: Knex, now: () => number = Date.now) {
         created_at: now(),
         disabled_at: null,
       };
-      await db('users').insert(row);
+      try {
+        await db('users').insert(row);
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new AccountError(`a user with email ${normalized} already exists`, 'conflict', 'email');
+        throw error;
+      }
       return toUser(row);
     },
 
@@ -116,6 +123,18 @@ export function createAccounts(db: Knex, now: () => number = Date.now) {
       const valid = await verifyPassword(password.slice(0, MAX_PASSWORD_LENGTH), hash);
       if (!row || !valid || row.disabled_at !== null) return undefined;
       return toUser(row);
+    },
+
+    /** One page in id order: the first `limit` users after `after` (or the one with `email`). */
+    async page({ after, limit, email }: { after?: string | undefined; limit: number; email?: string | undefined }): Promise<User[]> {
+      if (email !== undefined) {
+        const row = await findRow({ email: normalizeEmail(email) });
+        return row && (after === undefined || row.id > after) ? [toUser(row)] : [];
+      }
+      if (after !== undefined && !isStorableText(after)) return [];
+      const query = db<UserRow>('users').orderBy('id', 'asc').limit(limit);
+      if (after !== undefined) query.where('id', '>', after);
+      return (await query).map(toUser);
     },
 
     async setDisabled(id: string, disabled: boolean): Promise<boolean> {

@@ -18,7 +18,20 @@ export type AuditEvent =
   | 'logout.everywhere'
   | 'registration.created'
   | 'registration.updated'
-  | 'registration.deleted';
+  | 'registration.deleted'
+  // An operator's changes, through the CLI or the admin API (details.via says which).
+  | 'user.created'
+  | 'user.disabled'
+  | 'user.enabled'
+  | 'client.created'
+  | 'client.removed'
+  | 'client.verified'
+  | 'client.unverified'
+  | 'resource.created'
+  | 'resource.updated'
+  | 'resource.removed'
+  | 'keys.rotated'
+  | 'initial_access_token.created';
 
 export interface AuditEntry {
   event: AuditEvent;
@@ -104,12 +117,15 @@ export function createAudit(db: Knex, log: Pick<Logger, 'error'>, now: () => num
       await Promise.all([...pending]);
     },
 
-    async list(filter: { accountId?: string; clientId?: string; limit?: number } = {}): Promise<AuditRecord[]> {
+    /** Newest first; `before` (an event id) pages back through older events. */
+    async list(filter: { accountId?: string | undefined; clientId?: string | undefined; event?: string | undefined; before?: number | undefined; limit?: number | undefined } = {}): Promise<AuditRecord[]> {
       // A filter value the database cannot hold matches no event (adapters/storable-text.ts).
-      if ([filter.accountId, filter.clientId].some((value) => value !== undefined && !isStorableText(value))) return [];
+      if ([filter.accountId, filter.clientId, filter.event].some((value) => value !== undefined && !isStorableText(value))) return [];
       const query = db<AuditRow>('audit_events').orderBy('id', 'desc').limit(filter.limit ?? 500);
       if (filter.accountId) query.where('account_id', filter.accountId);
       if (filter.clientId) query.where('client_id', filter.clientId);
+      if (filter.event) query.where('event', filter.event);
+      if (filter.before !== undefined) query.where('id', '<', filter.before);
       return (await query).map((row) => ({
         id: Number(row.id),
         at: Number(row.at),

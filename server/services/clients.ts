@@ -3,8 +3,10 @@
 import crypto from 'node:crypto';
 import type { ClientRecord, ClientSource, ClientStore } from '../../adapters/client-store.ts';
 import { OIDC_SCOPES, type ResourceSnapshot } from './resources.ts';
+import { ADMIN_READ_SCOPE, ADMIN_SCOPE } from './admin-resource.ts';
+import { ServiceError } from './errors.ts';
 
-export class ClientError extends Error {
+export class ClientError extends ServiceError {
   override name = 'ClientError';
 }
 
@@ -27,6 +29,11 @@ export interface NewAppClient {
   tosUri?: string | undefined;
   clientId?: string | undefined;
   source?: ClientSource | undefined;
+  /**
+   * A client of the admin API: client credentials only, tokens for the built-in admin resource
+   * (scope `latchkey:admin` and `latchkey:admin.read`, or the one `scope` names).
+   */
+  admin?: boolean | undefined;
 }
 
 export interface CreatedClient {
@@ -50,7 +57,7 @@ export function resolveAllowList(
   { refreshToken }: { refreshToken: boolean },
 ): { oidcScope: string; resourceScopes: ResourceScopes } {
   for (const id of resources) {
-    if (!catalog.get(id)) throw new ClientError(`unknown resource server ${id} (see \`latchkey resource list\`)`);
+    if (!catalog.get(id)) throw new ClientError(`unknown resource server ${id} (see \`latchkey resource list\`)`, 'invalid', 'resources');
   }
   const requested = scope?.split(/\s+/).filter(Boolean);
   const oidc = new Set<string>();
@@ -62,11 +69,11 @@ export function resolveAllowList(
       continue;
     }
     const owners = catalog.ownersOf(token);
-    if (owners.length === 0) throw new ClientError(`unknown scope ${token}: not an OpenID Connect scope nor defined by any resource server`);
+    if (owners.length === 0) throw new ClientError(`unknown scope ${token}: not an OpenID Connect scope nor defined by any resource server`, 'invalid', 'scope');
     // A name several resource servers define is taken to mean the one among --resource.
     const named = owners.filter((o) => resources.includes(o.id));
     const owner = owners.length === 1 ? owners[0] : named.length === 1 ? named[0] : undefined;
-    if (!owner) throw new ClientError(`scope ${token} is defined by ${owners.map((o) => o.id).join(' and ')}: add --resource for the one you mean`);
+    if (!owner) throw new ClientError(`scope ${token} is defined by ${owners.map((o) => o.id).join(' and ')}: add --resource for the one you mean`, 'invalid', 'scope');
     if (!perResource.has(owner.id)) perResource.set(owner.id, new Set());
     perResource.get(owner.id)?.add(token);
   }
@@ -83,6 +90,16 @@ export function resolveAllowList(
   };
 }
 
+/** An admin client authenticates with its secret and acts for no user. */
+function checkAdminClient(input: NewAppClient): void {
+  if (input.public) throw new ClientError('an admin client needs a secret: it cannot be public', 'invalid', 'public');
+  if (input.redirectUris?.length) throw new ClientError('an admin client uses client credentials: it has no redirect URIs', 'invalid', 'redirect_uris');
+  if (input.grantTypes && input.grantTypes.some((type) => type !== 'client_credentials')) {
+    throw new ClientError('an admin client uses the client_credentials grant only', 'invalid', 'grant_types');
+  }
+  if (input.resources?.length) throw new ClientError('an admin client gets tokens for the admin API only', 'invalid', 'resources');
+}
+
 export function createClientAdmin(
   store: ClientStore,
   catalog: () => Promise<ResourceSnapshot>,
@@ -92,29 +109,41 @@ export function createClientAdmin(
   return {
     async add(input: NewAppClient): Promise<CreatedClient> {
       const name = input.name?.trim();
-      if (!name) throw new ClientError('a client needs a name');
-      const grantTypes = [...new Set(input.grantTypes ?? ['authorization_code', 'refresh_token'])];
+      if (!name) throw new ClientError('a client needs a name', 'invalid', 'client_name');
+      const snapshot = await catalog();
+      const builtIn = snapshot.all.filter((r) => r.builtIn).map((r) => r.id);
+      if (input.admin) checkAdminClient(input);
+      else if (input.resources?.some((id) => builtIn.includes(id))) {
+        throw new ClientError('only an admin client (--admin) may get tokens for the admin API', 'invalid', 'resources');
+      }
+      const grantTypes = [...new Set(input.admin ? ['client_credentials' as const] : (input.grantTypes ?? ['authorization_code', 'refresh_token']))];
       for (const type of grantTypes) {
         if (!(GRANT_TYPES as readonly string[]).includes(type)) {
-          throw new ClientError(`unsupported grant type ${type}; choose from ${GRANT_TYPES.join(', ')}`);
+          throw new ClientError(`unsupported grant type ${type}; choose from ${GRANT_TYPES.join(', ')}`, 'invalid', 'grant_types');
         }
       }
       if (input.public && grantTypes.includes('client_credentials')) {
-        throw new ClientError('a public client cannot use client_credentials: it has no secret to authenticate with');
+        throw new ClientError('a public client cannot use client_credentials: it has no secret to authenticate with', 'invalid', 'public');
       }
       const redirectUris = input.redirectUris ?? [];
       if (grantTypes.includes('authorization_code') && redirectUris.length === 0) {
-        throw new ClientError('the authorization_code grant needs at least one --redirect-uri');
+        throw new ClientError('the authorization_code grant needs at least one redirect URI', 'invalid', 'redirect_uris');
       }
 
-      const { oidcScope, resourceScopes } = resolveAllowList(await catalog(), input.scope, input.resources ?? [], {
-        refreshToken: grantTypes.includes('refresh_token'),
-      });
+      const { oidcScope, resourceScopes } = resolveAllowList(
+        snapshot,
+        input.admin ? (input.scope ?? `${ADMIN_SCOPE} ${ADMIN_READ_SCOPE}`) : input.scope,
+        input.admin ? builtIn : (input.resources ?? []),
+        { refreshToken: grantTypes.includes('refresh_token') },
+      );
+      if (input.admin && Object.keys(resourceScopes).some((id) => !builtIn.includes(id))) {
+        throw new ClientError(`an admin client's scope is ${ADMIN_SCOPE} and/or ${ADMIN_READ_SCOPE}`, 'invalid', 'scope');
+      }
 
       const clientId = input.clientId ?? `app_${crypto.randomBytes(12).toString('base64url')}`;
       // These forms mean "nobody vouched for it" (scope-policy.ts): self-registered ids and
       // metadata-document URLs are never given to operator-made clients.
-      if (clientId.startsWith('dyn_') || /^https?:\/\//i.test(clientId)) throw new ClientError(`client id ${clientId} is reserved for self-registered clients`);
+      if (clientId.startsWith('dyn_') || /^https?:\/\//i.test(clientId)) throw new ClientError(`client id ${clientId} is reserved for self-registered clients`, 'invalid', 'client_id');
       const clientSecret = input.public ? undefined : crypto.randomBytes(32).toString('base64url');
       const metadata: Record<string, unknown> = {
         client_id: clientId,
@@ -137,9 +166,9 @@ export function createClientAdmin(
         await validate(metadata);
       } catch (error) {
         const e = error as { error_description?: string; message: string };
-        throw new ClientError(`invalid client: ${e.error_description ?? e.message}`);
+        throw new ClientError(`invalid client: ${e.error_description ?? e.message}`, 'invalid');
       }
-      if (await store.get(clientId)) throw new ClientError(`client ${clientId} already exists`);
+      if (await store.get(clientId)) throw new ClientError(`client ${clientId} already exists`, 'conflict', 'client_id');
       // Operator-created clients are trusted; only dynamically registered ones start unverified.
       await store.insert({ metadata: metadata as CreatedClient['metadata'] & { client_id: string }, kind: 'app', source: input.source ?? 'cli', verified: true });
       const { client_secret: _secret, ...publicMetadata } = metadata;

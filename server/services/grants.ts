@@ -82,11 +82,11 @@ export function createGrants({ db, sealer, provider, audit }: { db: Knex; sealer
     },
 
     /** Ends the grant and everything issued under it. */
-    async revoke(grantId: string, by: { actor: 'user' | 'operator'; ip?: string }): Promise<boolean> {
+    async revoke(grantId: string, by: { actor: 'user' | 'operator'; ip?: string | undefined; details?: Record<string, unknown> }): Promise<boolean> {
       const grant = await find(grantId);
       if (!grant) return false;
       await provider.Grant.adapter.destroy(grantId);
-      await audit.record({ event: 'consent.revoked', accountId: grant.accountId, clientId: grant.clientId, grantId, actor: by.actor, ip: by.ip });
+      await audit.record({ event: 'consent.revoked', accountId: grant.accountId, clientId: grant.clientId, grantId, actor: by.actor, ip: by.ip, details: by.details });
       return true;
     },
 

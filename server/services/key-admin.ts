@@ -21,8 +21,9 @@ import {
 import { initializeSharedKeys, readSharedKeys, replaceSharedKeys } from '../../adapters/key-store.ts';
 import { countSealedByKey } from '../../adapters/reseal.ts';
 import { checkKeyPairing } from '../bootstrap.ts';
+import { ServiceError } from './errors.ts';
 
-export class KeyAdminError extends Error {
+export class KeyAdminError extends ServiceError {
   override name = 'KeyAdminError';
 }
 
@@ -32,12 +33,17 @@ export interface Rotation {
   data?: boolean;
 }
 
-export function createKeyAdmin(db: Knex, config: Readonly<Config>) {
+export function createKeyAdmin(
+  db: Knex,
+  config: Readonly<Config>,
+  /** The key file's material as this process has it (a running server's, kept current by key-watch.ts); read afresh by default (the CLI). */
+  fileKeys: () => KeyMaterial = () => loadKeyMaterial(config).material,
+) {
   const source = config.keysJson ? 'LATCHKEY_KEYS' : config.keysFile;
 
   /** The file's data keys with the shared signing and cookie keys, and the shared row's version. */
   async function current(): Promise<{ file: KeyMaterial; keys: KeyMaterial; version: number }> {
-    const file = loadKeyMaterial(config).material;
+    const file = fileKeys();
     await checkKeyPairing(db, file, source);
     const sealer = sealerFor(file);
     const shared = (await readSharedKeys<ProviderKeys>(db, sealer)) ?? (await initializeSharedKeys<ProviderKeys>(db, sealer, providerKeysOf(file)));

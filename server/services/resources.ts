@@ -8,6 +8,8 @@ import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { ClientStore } from '../../adapters/client-store.ts';
 import { isStorableText } from '../../adapters/storable-text.ts';
+import { isUniqueViolation } from '../../adapters/rows.ts';
+import { ServiceError } from './errors.ts';
 
 export type TokenFormat = 'opaque' | 'jwt';
 
@@ -32,10 +34,12 @@ export interface ResourceServer {
   dynamicClients: boolean;
   /** What a request that names this API (RFC 8707) but none of its scopes gets. */
   defaultScope: string[];
+  /** Part of the server itself (the admin API): not stored, not editable, never for self-registered clients. */
+  builtIn?: boolean;
   scopes: ScopeDefinition[];
 }
 
-export class ResourceError extends Error {
+export class ResourceError extends ServiceError {
   override name = 'ResourceError';
 }
 
@@ -49,24 +53,24 @@ export function validateResourceIdentifier(id: string): string {
   // compared byte for byte, so it must not have any (nor anything the database cannot store).
   const url = URL.parse(id);
   if (!url || id.includes('#') || !isStorableText(id) || /[\s\p{Cc}]/u.test(id)) {
-    throw new ResourceError(`a resource identifier must be an absolute URI without a fragment (RFC 8707 §2), got ${JSON.stringify(id)}`);
+    throw new ResourceError(`a resource identifier must be an absolute URI without a fragment (RFC 8707 §2), got ${JSON.stringify(id)}`, 'invalid', 'id');
   }
-  if (id.length > 255) throw new ResourceError('a resource identifier may have at most 255 characters');
+  if (id.length > 255) throw new ResourceError('a resource identifier may have at most 255 characters', 'invalid', 'id');
   return id;
 }
 
 /** Words shown to users: trimmed, storable, without control characters. */
-function plainText(value: string, what: string, max: number): string {
+function plainText(value: string, what: string, max: number, field: string): string {
   const text = value.trim();
-  if (!isStorableText(text) || /\p{Cc}/u.test(text)) throw new ResourceError(`${what} must be plain text without control characters`);
-  if (text.length > max) throw new ResourceError(`${what} may have at most ${max} characters`);
+  if (!isStorableText(text) || /\p{Cc}/u.test(text)) throw new ResourceError(`${what} must be plain text without control characters`, 'invalid', field);
+  if (text.length > max) throw new ResourceError(`${what} may have at most ${max} characters`, 'invalid', field);
   return text;
 }
 
 export function validateScopeToken(scope: string): string {
-  if (!SCOPE_TOKEN.test(scope)) throw new ResourceError(`invalid scope ${JSON.stringify(scope)} (RFC 6749 §3.3)`);
+  if (!SCOPE_TOKEN.test(scope)) throw new ResourceError(`invalid scope ${JSON.stringify(scope)} (RFC 6749 §3.3)`, 'invalid', 'scopes');
   if ((OIDC_SCOPES as readonly string[]).includes(scope)) {
-    throw new ResourceError(`${scope} is an OpenID Connect scope and cannot belong to a resource server`);
+    throw new ResourceError(`${scope} is an OpenID Connect scope and cannot belong to a resource server`, 'invalid', 'scopes');
   }
   return scope;
 }
@@ -154,6 +158,8 @@ export class ResourceCatalog {
   constructor(
     private readonly db: Knex,
     private readonly maxAgeMs = 1000,
+    /** Resource servers of the server itself (the admin API), listed after the stored ones. */
+    private readonly builtIn: readonly ResourceServer[] = [],
   ) {}
 
   /** The last loaded snapshot, without I/O (for synchronous hooks such as metadata validators). */
@@ -175,7 +181,7 @@ export class ResourceCatalog {
   async reload(): Promise<ResourceSnapshot> {
     this.#loading ??= loadAll(this.db)
       .then((all) => {
-        this.#snapshot = new ResourceSnapshot(all);
+        this.#snapshot = new ResourceSnapshot([...all, ...this.builtIn]);
         this.#loadedAt = performance.now();
         return this.#snapshot;
       })
@@ -207,7 +213,7 @@ export interface ResourceChanges {
 
 function checkDefaultScope(defaultScope: string[], scopes: readonly string[]): string | null {
   const unknown = defaultScope.find((s) => !scopes.includes(s));
-  if (unknown) throw new ResourceError(`the default scope ${unknown} is not one of this resource server's scopes`);
+  if (unknown) throw new ResourceError(`the default scope ${unknown} is not one of this resource server's scopes`, 'invalid', 'default_scope');
   return defaultScope.length ? [...new Set(defaultScope)].join(' ') : null;
 }
 
@@ -218,69 +224,80 @@ export interface CreatedResourceServer {
   clientSecret: string;
 }
 
-export function createResourceAdmin(db: Knex, clients: ClientStore, defaults: { accessTokenTtl: number }) {
+export function createResourceAdmin(
+  db: Knex,
+  clients: ClientStore,
+  defaults: { accessTokenTtl: number; /** Identifiers the server uses itself (the admin API). */ reservedIds?: readonly string[] },
+) {
   return {
     list: () => loadAll(db),
 
     async add(input: NewResourceServer): Promise<CreatedResourceServer> {
       const id = validateResourceIdentifier(input.id);
-      if (input.scopes.length === 0) throw new ResourceError('a resource server needs at least one scope');
-      const scopes = input.scopes.map((s) => ({ scope: validateScopeToken(s.scope), description: plainText(s.description, 'a scope description', 500) }));
+      if (defaults.reservedIds?.includes(id)) throw new ResourceError(`${id} is this server's own admin API`, 'conflict', 'id');
+      if (input.scopes.length === 0) throw new ResourceError('a resource server needs at least one scope', 'invalid', 'scopes');
+      const scopes = input.scopes.map((s) => ({ scope: validateScopeToken(s.scope), description: plainText(s.description, 'a scope description', 500, 'scopes') }));
       const duplicate = scopes.find((s, i) => scopes.findIndex((t) => t.scope === s.scope) !== i);
-      if (duplicate) throw new ResourceError(`scope ${duplicate.scope} is listed twice`);
+      if (duplicate) throw new ResourceError(`scope ${duplicate.scope} is listed twice`, 'invalid', 'scopes');
       const tokenFormat = input.tokenFormat ?? 'opaque';
-      if (tokenFormat !== 'opaque' && tokenFormat !== 'jwt') throw new ResourceError('the token format must be opaque or jwt');
+      if (tokenFormat !== 'opaque' && tokenFormat !== 'jwt') throw new ResourceError('the token format must be opaque or jwt', 'invalid', 'token_format');
       const accessTokenTtl = input.accessTokenTtl ?? defaults.accessTokenTtl;
       if (!Number.isInteger(accessTokenTtl) || accessTokenTtl < 10 || accessTokenTtl > 86400) {
-        throw new ResourceError('the access token lifetime must be between 10 and 86400 seconds');
+        throw new ResourceError('the access token lifetime must be between 10 and 86400 seconds', 'invalid', 'access_token_ttl');
       }
-      const name = (input.name === undefined ? '' : plainText(input.name, 'a resource server name', 200)) || new URL(id).host || id;
+      const name = (input.name === undefined ? '' : plainText(input.name, 'a resource server name', 200, 'name')) || new URL(id).host || id;
       if (input.maxGrantDuration !== undefined && (!Number.isInteger(input.maxGrantDuration) || input.maxGrantDuration < 60)) {
-        throw new ResourceError('the maximum grant duration must be at least 60 seconds');
+        throw new ResourceError('the maximum grant duration must be at least 60 seconds', 'invalid', 'max_grant_duration');
       }
 
       const defaultScope = checkDefaultScope(input.defaultScope ?? [], scopes.map((s) => s.scope));
       const clientId = input.introspectionClientId ?? `rs_${crypto.randomBytes(12).toString('base64url')}`;
       const clientSecret = crypto.randomBytes(32).toString('base64url');
 
-      await db.transaction(async (trx) => {
-        if (await trx('resource_servers').where({ id }).first()) {
-          throw new ResourceError(`resource server ${id} already exists`);
-        }
-        if (await trx('clients').where({ client_id: clientId }).first()) {
-          throw new ResourceError(`client id ${clientId} is already taken`);
-        }
-        await clients.insert(
-          {
-            metadata: {
-              client_id: clientId,
-              client_secret: clientSecret,
-              client_name: `${name} (resource server)`,
-              // A resource server only calls introspection and revocation: no flows of its own.
-              grant_types: [],
-              response_types: [],
-              redirect_uris: [],
-              token_endpoint_auth_method: 'client_secret_basic',
+      await db
+        .transaction(async (trx) => {
+          if (await trx('resource_servers').where({ id }).first()) {
+            throw new ResourceError(`resource server ${id} already exists`, 'conflict', 'id');
+          }
+          if (await trx('clients').where({ client_id: clientId }).first()) {
+            throw new ResourceError(`client id ${clientId} is already taken`, 'conflict');
+          }
+          await clients.insert(
+            {
+              metadata: {
+                client_id: clientId,
+                client_secret: clientSecret,
+                client_name: `${name} (resource server)`,
+                // A resource server only calls introspection and revocation: no flows of its own.
+                grant_types: [],
+                response_types: [],
+                redirect_uris: [],
+                token_endpoint_auth_method: 'client_secret_basic',
+              },
+              kind: 'resource_server',
+              source: 'cli',
+              verified: true,
             },
-            kind: 'resource_server',
-            source: 'cli',
-            verified: true,
-          },
-          trx,
-        );
-        await trx('resource_servers').insert({
-          id,
-          name,
-          token_format: tokenFormat,
-          access_token_ttl: accessTokenTtl,
-          introspection_client_id: clientId,
-          max_grant_duration: input.maxGrantDuration ?? null,
-          dynamic_clients: input.dynamicClients === true,
-          default_scope: defaultScope,
-          created_at: Date.now(),
+            trx,
+          );
+          await trx('resource_servers').insert({
+            id,
+            name,
+            token_format: tokenFormat,
+            access_token_ttl: accessTokenTtl,
+            introspection_client_id: clientId,
+            max_grant_duration: input.maxGrantDuration ?? null,
+            dynamic_clients: input.dynamicClients === true,
+            default_scope: defaultScope,
+            created_at: Date.now(),
+          });
+          await trx('resource_scopes').insert(scopes.map((s) => ({ resource_id: id, ...s })));
+        })
+        .catch((error: unknown) => {
+          // Two creations of one resource server at once: the second finds the first's row.
+          if (isUniqueViolation(error)) throw new ResourceError(`resource server ${id} already exists`, 'conflict', 'id');
+          throw error;
         });
-        await trx('resource_scopes').insert(scopes.map((s) => ({ resource_id: id, ...s })));
-      });
 
       const resource = (await loadAll(db)).find((r) => r.id === id) as ResourceServer;
       return { resource, clientId, clientSecret };

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, npmStart, runCli, tempDir, waitForHttp, type ServerProcess } from '../helpers/processes.ts';
 import { client, codeFlow, confidentialClient } from '../helpers/oauth.ts';
 import { freshDatabase } from '../helpers/databases.ts';
+import { AdminApiClient, adminToken } from '../helpers/admin-api.ts';
 
 describe('npm start and the latchkey CLI (SQLite)', () => {
   const dir = tempDir();
@@ -87,6 +88,27 @@ describe('npm start and the latchkey CLI (SQLite)', () => {
       body: JSON.stringify({ redirect_uris: [redirect] }),
     });
     expect(response.status).toBe(201);
+  });
+
+  it('makes an admin API client (--admin) whose tokens manage the running server; the CLI and the API see the same', async () => {
+    const made = await json('client', 'add', '--admin', '--name', 'Ops console');
+    expect(made).toMatchObject({ grant_types: ['client_credentials'], redirect_uris: [], resource_scopes: { [`${issuer}/admin`]: 'latchkey:admin latchkey:admin.read' } });
+    const token = await adminToken(issuer, made.client_id, made.client_secret);
+    const api = await AdminApiClient.load(issuer);
+    const viaApi = await api.call('GET', '/users', { token, query: { email: 'dana@example.com' } });
+    expect(viaApi.body.users).toEqual(await json('user', 'list', '--email', 'dana@example.com'));
+    const disabled = await api.call('PATCH', `/users/${viaApi.body.users[0].id}`, { token, body: { disabled: true } });
+    expect(disabled.body.disabled).toBe(true);
+    expect(await json('user', 'disable', 'dana@example.com', '--enable')).toMatchObject({ disabled: false });
+    // The audit trail says which channel made each change.
+    const events = (await json('audit', '--event', 'client.created', '--limit', '5')) as Array<{ client_id: string; details: Record<string, unknown> }>;
+    expect(events.find((e) => e.client_id === made.client_id)?.details).toMatchObject({ via: 'cli', admin: true });
+    const toggles = (await json('audit', '--event', 'user.disabled')) as Array<{ details: Record<string, unknown> }>;
+    expect(toggles[0]?.details).toMatchObject({ via: 'admin_api', admin_client: made.client_id });
+    // An admin client takes no redirect URIs and no other APIs.
+    const refused = await cli('client', 'add', '--admin', '--name', 'X', '--redirect-uri', redirect);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/--redirect-uri/);
   });
 
   it('answers bad arguments with usage and a non-zero exit', async () => {

@@ -143,7 +143,7 @@ describe('T42 (d) slow clients', () => {
     }
     const drip = setInterval(() => sockets.forEach((s) => !s.destroyed && s.write('X')), 5000);
     try {
-      const credentials = JSON.parse((await runCli(['client', 'add', '--name', 'S', '--grant-types', 'client_credentials', '--scope', 'contacts:read', '--json'], env)).stdout);
+      const credentials = JSON.parse((await runCli(['client', 'add', '--name', 'S', '--grant-types', 'client_credentials', '--scope', 'contacts:read', '--resource', 'https://contacts-api.example', '--json'], env)).stdout);
       const response = await fetch(`http://127.0.0.1:${port}/token`, {
         method: 'POST',
         headers: { authorization: basic(credentials.client_id, credentials.client_secret), 'content-type': 'application/x-www-form-urlencoded' },
