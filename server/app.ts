@@ -17,6 +17,7 @@ import { metricsRoute } from './routes/metrics.ts';
 import { adminApi } from './routes/admin/router.ts';
 import { throttleRegistration } from './security/throttle-hooks.ts';
 import { observeRequests, routeOf } from './observability/requests.ts';
+import { requestIdOf } from './http/request-context.ts';
 
 export type { AppDeps, Instrumentation } from './core.ts';
 
@@ -54,7 +55,7 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
         await views.respond(ctx, 'error', { title: 'Request not accepted', error: 'invalid_request', explanation: 'The request could not be read.' }, status);
         return;
       }
-      log.error('unhandled error', error, { method: ctx.method, route: routeOf(ctx) });
+      log.error('unhandled error', error, { requestId: requestIdOf(ctx), method: ctx.method, route: routeOf(ctx) });
       await views.respond(ctx, 'error', { title: 'Something went wrong', error: 'server_error', explanation: 'Something went wrong on our side. Please try again in a moment.' }, 500);
     }
   });

@@ -34,6 +34,7 @@ import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { observeProviderEvents } from './observability/provider-events.ts';
 import { observeDatabase } from './observability/database.ts';
 import type { Logger } from './log.ts';
+import { requestIdOf } from './http/request-context.ts';
 
 /**
  * What a measuring harness (bench/instrumentation.ts) may hook into. Nothing in the production
@@ -159,7 +160,7 @@ export async function buildCore(deps: AppDeps): Promise<Core> {
     oneUnit: storage ? undefined : (work) => asOneUnit(writer, work),
     onReuse: (ctx, grantId, kind) => {
       metrics.refreshReuseDetected.inc();
-      log.warn('reused token refused; its grant is revoked', { kind, clientId: ctx.oidc.client?.clientId });
+      log.warn('reused token refused; its grant is revoked', { requestId: requestIdOf(ctx), kind, clientId: ctx.oidc.client?.clientId });
       audit.note({ event: 'token.reuse_detected', clientId: ctx.oidc.client?.clientId, grantId, actor: 'client', ip: ctx.ip, details: { kind } });
     },
   });

@@ -1,14 +1,13 @@
 // Structured logs (pino): one JSON object per line on stdout, `LOG_LEVEL`, `LOG_FORMAT=pretty` for
-// development. Every line written while a request is handled carries its request id (taken from
-// the request context, see http/request-context.ts), so a provider event and the request's own
-// line can be told together.
+// development. Every line written for a request carries its request id (`requestId`, from
+// http/request-context.ts, passed by the caller), so a provider event and the request's own line
+// can be told together.
 //
 // What never reaches a log: a token, code, secret, password, cookie or Authorization header (we
 // log names and ids, never values), and a SQL statement's bound values (database errors carry the
 // statement with its placeholders; errors are reduced to type, message, code and stack, so a
 // PostgreSQL error's `detail`, which quotes the row, is never written).
 import pino from 'pino';
-import { currentRequestId } from './http/request-context.ts';
 
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void;
@@ -62,10 +61,6 @@ export function createLogger({ level = 'info', format = 'json', quiet = false, d
       base: undefined,
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
-      mixin: () => {
-        const requestId = currentRequestId();
-        return requestId ? { requestId } : {};
-      },
     },
     stream,
   );

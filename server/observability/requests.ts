@@ -5,7 +5,7 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from '../log.ts';
 import type { Metrics } from './metrics.ts';
-import { requestIdFor, withRequestId } from '../http/request-context.ts';
+import { requestIdFor, setRequestId } from '../http/request-context.ts';
 
 /** Our router's pattern (`/interaction/:uid/login`), the provider's route name (`token`), or a bucket. */
 export function routeOf(ctx: Context): string {
@@ -22,21 +22,20 @@ export function observeRequests({ log, metrics, trustProxy }: { log: Logger; met
     const started = performance.now();
     const requestId = requestIdFor(ctx.get('X-Request-Id') || undefined, trustProxy);
     ctx.set('X-Request-Id', requestId);
-    await withRequestId(requestId, async () => {
-      try {
-        await next();
-      } finally {
-        const route = routeOf(ctx);
-        const seconds = (performance.now() - started) / 1000;
-        metrics.httpRequests.inc({ route, status: String(ctx.status) });
-        metrics.httpDuration.observe({ route }, seconds);
-        // The introspection answer's result (not the token): is the API being handed live tokens?
-        if (route === 'introspection' && ctx.status === 200) {
-          metrics.introspections.inc({ result: (ctx.body as { active?: unknown } | undefined)?.active === true ? 'active' : 'inactive' });
-        }
-        if (route === 'revocation' && ctx.status === 200) log.info('token revoked', { clientId: (ctx as unknown as { oidc?: { client?: { clientId?: string } } }).oidc?.client?.clientId });
-        log.info('request', { method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 10_000) / 10 });
+    setRequestId(ctx, requestId);
+    try {
+      await next();
+    } finally {
+      const route = routeOf(ctx);
+      const seconds = (performance.now() - started) / 1000;
+      metrics.httpRequests.inc({ route, status: String(ctx.status) });
+      metrics.httpDuration.observe({ route }, seconds);
+      // The introspection answer's result (not the token): is the API being handed live tokens?
+      if (route === 'introspection' && ctx.status === 200) {
+        metrics.introspections.inc({ result: (ctx.body as { active?: unknown } | undefined)?.active === true ? 'active' : 'inactive' });
       }
-    });
+      if (route === 'revocation' && ctx.status === 200) log.info('token revoked', { requestId, clientId: (ctx as unknown as { oidc?: { client?: { clientId?: string } } }).oidc?.client?.clientId });
+      log.info('request', { requestId, method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 10_000) / 10 });
+    }
   };
 }

@@ -10,6 +10,7 @@ import type Provider from 'oidc-provider';
 import type { Administration } from '../../services/administration/index.ts';
 import { ServiceError } from '../../services/errors.ts';
 import type { Logger } from '../../log.ts';
+import { requestIdOf } from '../../http/request-context.ts';
 import { adminResourceId, ADMIN_READ_SCOPE, ADMIN_SCOPE } from '../../services/admin-resource.ts';
 import { adminAuthenticator, AdminAuthError } from './auth.ts';
 import { ADMIN_ROUTES } from './table.ts';
@@ -124,7 +125,7 @@ export function adminApi({ admin, provider, issuer, log }: { admin: Administrati
       if (status === 413) return respondError(ctx, 413, { error: 'invalid_request', error_description: 'the request body is too large (64 KiB at most)' });
       if (status === 415) return respondError(ctx, 415, { error: 'invalid_request', error_description: 'send the body as application/json' });
       if (status && status >= 400 && status < 500) return respondError(ctx, 400, { error: 'invalid_request', error_description: 'the request body is not valid JSON', fields: { body: 'not valid JSON' } });
-      log.error('admin API failure', error, { method: ctx.method, path: ctx._matchedRoute });
+      log.error('admin API failure', error, { requestId: requestIdOf(ctx), method: ctx.method, path: ctx._matchedRoute });
       respondError(ctx, 500, { error: 'server_error', error_description: 'something went wrong on our side' });
     }
   };
