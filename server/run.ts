@@ -17,6 +17,7 @@ import { createMetrics } from './observability/metrics.ts';
 import { metricsRoute } from './routes/metrics.ts';
 import { watchKeys } from './key-watch.ts';
 import { startMaintenance, type Maintenance } from './maintenance.ts';
+import { closingConnections } from './http/closing-connections.ts';
 
 /** A replaced app (after a key reload) keeps serving the requests it already has for this long. */
 const DRAIN_REPLACED_MS = 30_000;
@@ -50,9 +51,13 @@ async function main({ instrument: instrumentFor }: RunOptions, log: Logger, conf
 
   // Slow clients cannot hold a connection forever (T42d): headers within 10 s, the whole request
   // within 30 s, checked every second (Node's default check interval is 30 s).
+  const connections = closingConnections();
   const server = http.createServer(
     { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000, keepAliveTimeout: 5_000 },
-    (req, res) => handle(req, res),
+    (req, res) => {
+      connections.track(res);
+      handle(req, res);
+    },
   );
 
   let maintenance: Maintenance | undefined;
@@ -85,7 +90,8 @@ async function main({ instrument: instrumentFor }: RunOptions, log: Logger, conf
 
   // Graceful shutdown: readiness answers 503 at once while requests are still accepted for
   // SHUTDOWN_DRAIN seconds (a load balancer's health check sees it and stops sending), then the
-  // listener closes, requests in flight finish (at most SHUTDOWN_TIMEOUT), pending group-commit
+  // listener closes, requests in flight finish, each the last on its connection
+  // (http/closing-connections.ts; at most SHUTDOWN_TIMEOUT), pending group-commit
   // writes commit, the pool closes: exit 0. A second signal, or the timeout, cuts it short.
   let stopping = false;
   const stop = (signal: string) => {
@@ -105,7 +111,7 @@ async function main({ instrument: instrumentFor }: RunOptions, log: Logger, conf
         server.closeAllConnections();
       }, config.shutdownTimeoutSeconds * 1000);
       force.unref();
-      server.close(() => {
+      connections.close(server, () => {
         clearTimeout(force);
         metricsServer?.close();
         active
@@ -124,7 +130,6 @@ async function main({ instrument: instrumentFor }: RunOptions, log: Logger, conf
             },
           );
       });
-      server.closeIdleConnections();
     }, config.shutdownDrainSeconds * 1000).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
