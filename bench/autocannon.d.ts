@@ -14,7 +14,8 @@ declare module 'autocannon' {
     }
 
     interface Options extends Request {
-      url: string;
+      /** Several URLs share the connections out round-robin. */
+      url: string | string[];
       connections?: number;
       /** Seconds. */
       duration?: number;

@@ -59,13 +59,22 @@ export function readBenchMode(env: Record<string, string | undefined>, productio
  * threefold run over run).
  */
 export function memoryStorage(clients: { adapter(): Adapter }): { adapter: (model: string) => Adapter; redemptions: Adapter; graceSlots: Adapter } {
-  setStorage(new LRU({ maxSize: 50_000 }));
+  sizeMemoryStorage();
   return {
     adapter: (model) => (model === 'Client' ? clients.adapter() : new MemoryAdapter(model)),
     redemptions: new MemoryAdapter('Redemption'),
     // Not insert-only: the baseline does not cap grace replays (no benchmark replays a token).
     graceSlots: new MemoryAdapter('GraceReplay'),
   };
+}
+
+/**
+ * Gives oidc-provider's memory adapter its LRU of 50,000 entries (see memoryStorage). The bare
+ * oidc-provider baseline (bench/bare-provider.ts) sizes it here too, so both baselines keep the
+ * same working set.
+ */
+export function sizeMemoryStorage(): void {
+  setStorage(new LRU({ maxSize: 50_000 }));
 }
 
 /** The hooks the benchmark server runs with (server/app.ts, Instrumentation). */
@@ -107,7 +116,8 @@ export function countStatements(db: Knex): StatementCounter {
   };
 }
 
-export function benchRoutes(counter: StatementCounter, mode: BenchMode): Router {
+/** `mode` is reported as is: BENCH_MODE for our server, `bare` for bench/bare-provider.ts. */
+export function benchRoutes(counter: StatementCounter, mode: BenchMode | 'bare'): Router {
   const router = new Router();
   router.get('/bench/stats', (ctx) => {
     const memory = process.memoryUsage();

@@ -16,7 +16,7 @@ import { parseDatabaseUrl } from '../server/config/env.ts';
 import { createDatabase } from '../server/db/knex.ts';
 import { basicAuth } from '../test/helpers/server-process.ts';
 import { createTokenVerifier, type TokenVerifier } from '../resource-server/index.ts';
-import { startTarget, type Target } from './target.ts';
+import { startTarget, type ServerTarget, type Target } from './target.ts';
 
 const RESOURCE = 'https://contacts-api.example';
 
@@ -41,7 +41,7 @@ async function serviceToken(target: Target): Promise<string> {
  * issues opaque tokens; switching its format in the database (the server re-reads resource
  * servers within a second) makes the next tokens JWTs, while the opaque ones stay valid.
  */
-async function tokens(target: Target): Promise<{ opaque: string[]; jwt: string[] }> {
+async function tokens(target: ServerTarget): Promise<{ opaque: string[]; jwt: string[] }> {
   const opaque = await Promise.all(Array.from({ length: concurrency }, () => serviceToken(target)));
   const db = createDatabase(parseDatabaseUrl(target.databaseUrl));
   try {

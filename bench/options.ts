@@ -16,10 +16,12 @@ export interface LoadOptions {
   serverNodeOptions: string;
   /** Which workloads to run (default all), e.g. --workloads W1,W2 for a quicker A/B. */
   workloads: string[];
+  /** `npm run bench -- --scale-out`: one instance against two on one PostgreSQL (bench/scale-out.ts). */
+  scaleOut: boolean;
 }
 
 /**
- * `--duration --repetitions --connections --warmup --flows --server-node-options --workloads --smoke`; smoke
+ * `--duration --repetitions --connections --warmup --flows --server-node-options --workloads --smoke --scale-out`; smoke
  * runs `smokeSeconds` once.
  */
 export function loadOptions(smokeSeconds: number): LoadOptions {
@@ -33,6 +35,7 @@ export function loadOptions(smokeSeconds: number): LoadOptions {
       'server-node-options': { type: 'string', default: '' },
       workloads: { type: 'string', default: 'W1,W2,W3,W4' },
       smoke: { type: 'boolean', default: false },
+      'scale-out': { type: 'boolean', default: false },
     },
   });
   const smoke = args.smoke === true;
@@ -45,6 +48,7 @@ export function loadOptions(smokeSeconds: number): LoadOptions {
     flows: Number(args.flows),
     serverNodeOptions: (args['server-node-options'] ?? '').trim(),
     workloads: (args.workloads ?? '').split(',').map((name) => name.trim()).filter(Boolean),
+    scaleOut: args['scale-out'] === true,
   };
   const unknown = options.workloads.filter((name) => !/^W[1-4]$/.test(name));
   if (options.workloads.length === 0 || unknown.length > 0) throw new Error(`--workloads takes a list of W1, W2, W3, W4; got ${JSON.stringify(args.workloads)}`);

@@ -1,34 +1,36 @@
 // `npm run bench`: W1–W4 against our own server with oidc-provider's in-memory adapter (the
 // same-run baseline, BENCH_MODE=memory) and with the Knex adapter on SQLite (synchronous=FULL),
-// plus PostgreSQL when DATABASE_URL_PG is set. Prints one markdown table and the goals of
-// issue 6, each met or missed. Figures per server CPU-second are the ones to compare on a
-// noisy machine; raw req/s move with whatever else runs. Every store runs in each repetition, in
-// turn, and ratios are medians of those paired runs.
+// plus PostgreSQL when DATABASE_URL_PG is set, and W1–W3 against bare oidc-provider with its
+// memory adapter (bench/bare-provider.ts, the second baseline: no Latchkey code at all). Prints
+// one markdown table with ratios against both baselines, the goals of issue 6 (against our
+// memory mode) and of the operations issue (against bare oidc-provider), each met or missed.
+// Figures per server CPU-second are the ones to compare on a noisy machine; raw req/s move with
+// whatever else runs. Every store runs in each repetition, in turn, and ratios are medians of
+// those paired runs.
 //
 //   tsx bench/run.ts [--duration 10] [--repetitions 3] [--connections 32] [--warmup 2] [--flows 4]
 //                    [--server-node-options=--max-old-space-size=1024] [--workloads W1,W2]
 //   tsx bench/run.ts --smoke      a few seconds per workload, asserts zero errors and valid tokens
+//   tsx bench/run.ts --scale-out  one instance against two on one PostgreSQL (bench/scale-out.ts)
 import os from 'node:os';
 import { pinLoadGenerator } from './pinning.ts';
 import { startTarget, type Target, type TargetKind } from './target.ts';
 import { WORKLOADS, type Measurement, type Workload } from './workloads.ts';
-import { goalLines, tableLines } from './report.ts';
+import { bareGoalLines, goalLines, tableLines } from './report.ts';
 import { loadOptions } from './options.ts';
+import { machineLines } from './machine.ts';
+import { runScaleOut } from './scale-out.ts';
 
 const parsed = loadOptions(2);
 const smoke = parsed.smoke;
 const options = { ...parsed, flowConcurrency: parsed.flows };
 
-const cpuCount = os.cpus().length;
-const { serverCpus, description: pinning } = pinLoadGenerator();
-
-function machine(): string[] {
+function runLines(pinning: string): string[] {
   return [
-    `- date: ${new Date().toISOString()}`,
-    `- machine: ${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpuCount} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}`,
-    `- load average at start (1/5/15 min): ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')}`,
+    ...machineLines(),
     `- pinning: ${pinning}`,
-    ...(options.serverNodeOptions ? [`- Knex servers with NODE_OPTIONS=${options.serverNodeOptions} (the baseline without)`] : []),
+    '- baselines: our server in BENCH_MODE=memory (W1–W4) and bare oidc-provider with its memory adapter (W1–W3: W4 measures our login and consent pages, which it has not)',
+    ...(options.serverNodeOptions ? [`- Knex servers with NODE_OPTIONS=${options.serverNodeOptions} (the baselines without)`] : []),
     `- ${options.connections} connections for W1–W3, ${options.flowConcurrency} concurrent flows for W4; ${options.duration} s per run, ${options.repetitions} run(s), ${options.warmup} s warm-up${smoke ? ' (smoke)' : ''}`,
   ];
 }
@@ -38,25 +40,27 @@ function machine(): string[] {
  * measures them in turn: the machine's drift over the minutes of a run (other load, a busier
  * host) falls on every store alike instead of on whichever ran last.
  */
-async function benchTargets(kinds: TargetKind[]): Promise<Record<TargetKind, Record<Workload, Measurement[]>>> {
+async function benchTargets(kinds: TargetKind[], serverCpus: string | undefined): Promise<Partial<Record<TargetKind, Record<Workload, Measurement[]>>>> {
   const targets: Target[] = [];
   try {
     for (const kind of kinds) {
-      const env: Record<string, string> = kind !== 'memory' && options.serverNodeOptions ? { NODE_OPTIONS: options.serverNodeOptions } : {};
+      const baseline = kind === 'memory' || kind === 'bare';
+      const env: Record<string, string> = !baseline && options.serverNodeOptions ? { NODE_OPTIONS: options.serverNodeOptions } : {};
       targets.push(await startTarget(kind, serverCpus, [], env));
     }
     const results = Object.fromEntries(kinds.map((kind) => [kind, {}])) as Record<TargetKind, Record<Workload, Measurement[]>>;
     for (const workload of (Object.keys(WORKLOADS) as Workload[]).filter((name) => options.workloads.includes(name))) {
       const run = WORKLOADS[workload];
+      const active = targets.filter((target) => target.kind !== 'bare' || run.bare);
       const prepared = [];
-      for (const target of targets) {
+      for (const target of active) {
         const state = await run.prepare(target, options);
         if (options.warmup > 0) await run.measure(target, state, options, options.warmup);
         prepared.push(state);
         results[target.kind][workload] = [];
       }
       for (let i = 0; i < options.repetitions; i += 1) {
-        for (const [t, target] of targets.entries()) {
+        for (const [t, target] of active.entries()) {
           const measurement = await run.measure(target, prepared[t], options, options.duration);
           results[target.kind][workload].push(measurement);
           console.error(
@@ -68,7 +72,7 @@ async function benchTargets(kinds: TargetKind[]): Promise<Record<TargetKind, Rec
           );
         }
       }
-      if (smoke) for (const [t, target] of targets.entries()) await run.verify?.(target, prepared[t]);
+      if (smoke) for (const [t, target] of active.entries()) await run.verify?.(target, prepared[t]);
     }
     return results;
   } finally {
@@ -77,12 +81,16 @@ async function benchTargets(kinds: TargetKind[]): Promise<Record<TargetKind, Rec
 }
 
 async function main() {
-  const lines = machine();
+  if (options.scaleOut) return runScaleOut(options);
+  const { serverCpus, description: pinning } = pinLoadGenerator();
+  const lines = runLines(pinning);
   console.error(`latchkey benchmark\n${lines.join('\n')}`);
-  const kinds: TargetKind[] = ['memory', 'sqlite', ...(process.env.DATABASE_URL_PG && !smoke ? (['pg'] as const) : [])];
-  const results = await benchTargets(kinds);
+  const kinds: TargetKind[] = ['bare', 'memory', 'sqlite', ...(process.env.DATABASE_URL_PG && !smoke ? (['pg'] as const) : [])];
+  const results = await benchTargets(kinds, serverCpus);
 
-  console.log(['## Latchkey benchmark', '', ...lines, '', ...tableLines(results, options.repetitions), '', ...goalLines(results)].join('\n'));
+  console.log(
+    ['## Latchkey benchmark', '', ...lines, '', ...tableLines(results, options.repetitions), '', ...goalLines(results), '', ...bareGoalLines(results)].join('\n'),
+  );
   console.log(`\nload average at end (1/5/15 min): ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')}`);
 
   if (smoke) {

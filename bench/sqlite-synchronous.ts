@@ -38,6 +38,8 @@ interface Run {
 const { smoke, duration, repetitions, connections, warmup } = loadOptions(1);
 
 const REDIRECT = 'http://127.0.0.1:8080/callback';
+// Named in every request: the demo MCP server defines the same scope names (RFC 8707).
+const RESOURCE = 'https://contacts-api.example';
 const MODES: Mode[] = ['FULL', 'NORMAL'];
 const WORKLOADS: Workload[] = ['client_credentials', 'refresh_token'];
 
@@ -87,7 +89,7 @@ async function benchmarkMode(mode: Mode): Promise<Record<Workload, Run[]>> {
     const topUp = async (count: number) => {
       for (let failures = 0; unsent.length < count; ) {
         try {
-          const { tokens } = await codeFlow(reader, { email: 'alice@example.com', password: 'latchkey-demo' }, { redirect_uri: REDIRECT, scope: 'contacts:read' }, agent);
+          const { tokens } = await codeFlow(reader, { email: 'alice@example.com', password: 'latchkey-demo' }, { redirect_uri: REDIRECT, scope: 'contacts:read', resource: RESOURCE }, agent);
           unsent.push(tokens.refresh_token as string);
         } catch (error) {
           // A keep-alive socket closed under us: start a new flow (never replay the code, a
@@ -106,7 +108,7 @@ async function benchmarkMode(mode: Mode): Promise<Record<Workload, Run[]>> {
             ...common,
             method: 'POST',
             headers: { ...form, authorization: sync },
-            body: 'grant_type=client_credentials&scope=contacts%3Aread',
+            body: `grant_type=client_credentials&scope=contacts%3Aread&resource=${encodeURIComponent(RESOURCE)}`,
           }),
         );
       }

@@ -1,5 +1,6 @@
 // The benchmark still works: a short run of every workload against the in-memory baseline and
-// SQLite, and of the data-growth run, asserting correctness (no errors, tokens valid), never speed.
+// SQLite, and of W1–W3 against bare oidc-provider (the second baseline), and of the data-growth
+// run, asserting correctness (no errors, tokens valid), never speed.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { expect, it } from 'vitest';
@@ -19,6 +20,7 @@ it('npm run bench -- --smoke completes without errors', async () => {
   const { code, output } = await smokeRun('bench/run.ts');
   expect(code, output.slice(-3000)).toBe(0);
   expect(output).toContain('| W1 client_credentials | sqlite |');
+  expect(output).toContain('| W3 refresh (rotation) | bare |');
   expect(output).toContain('smoke: ok');
 }, 240_000);
 
