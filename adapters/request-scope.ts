@@ -5,7 +5,8 @@
 // cache: a revocation committed before the statement is seen, and one committed after it is no
 // different from one that commits a moment after a separate lookup would have run.
 //
-// The request is oidc-provider's own (Provider.ctx, its AsyncLocalStorage): a second
+// The request is oidc-provider's own (Provider.ctx, its AsyncLocalStorage; documented, and what
+// we assume of it is pinned by test/oidc-internals/provider-ctx.test.ts): a second
 // AsyncLocalStorage of ours would add its own cost to every promise of every request. Outside
 // the provider's requests (our pages, the CLI) there is no scope and nothing is read ahead;
 // tests open one with withRequestScope.

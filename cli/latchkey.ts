@@ -4,26 +4,23 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig } from '../server/config/env.ts';
 import { generateKeyMaterial, loadKeyMaterial, writeKeyFile, type KeyDescription } from '../server/config/keys.ts';
 import { createDatabase } from '../server/db/knex.ts';
-import { checkKeyPairing } from '../server/bootstrap.ts';
+import { checkKeyPairing } from '../server/services/key-pairing.ts';
 import { migrateToLatest } from '../adapters/migrations/index.ts';
-import { createManagement } from '../server/management.ts';
+import { createManagement, type Management } from '../server/management.ts';
 import { createLogger } from '../server/log.ts';
 import { ServiceError } from '../server/services/errors.ts';
-import { seedDemoData } from '../seeds/01-demo.ts';
+import { seedDemoData } from '../server/services/demo-data.ts';
 import { createOutput, UsageError, type Output } from './output.ts';
 import * as commands from './commands.ts';
 import type { CommandContext, Values } from './commands.ts';
-import type { Knex } from 'knex';
 import type { Config } from '../server/config/env.ts';
-import type { KeyMaterial } from '../server/config/keys.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** What a command runs with: the administration operations, plus the raw pieces seeding needs. */
 interface RunContext extends CommandContext {
-  db: Knex;
   config: Readonly<Config>;
-  keys: KeyMaterial;
+  management: Management;
 }
 
 interface Command {
@@ -45,8 +42,8 @@ const COMMANDS: Record<string, Command> = {
   seed: {
     usage: 'seed',
     options: json,
-    run: async (_v, { db, config, keys, out }) => {
-      const summary = await seedDemoData(db, { config, keys, log: createLogger({ quiet: out.json }) });
+    run: async (_v, { management, config, out }) => {
+      const summary = await seedDemoData(management, { keysFile: config.keysFile, log: createLogger({ quiet: out.json }) });
       out.result(summary, `demo data present: user ${summary.user}, resources ${summary.resources.join(", ")}, clients ${summary.clients.join(', ')}`);
     },
   },
@@ -246,7 +243,7 @@ async function withAdministration(json: boolean, work: (ctx: RunContext & { out:
     await migrateToLatest(db);
     await checkKeyPairing(db, keys, config.keysJson ? 'LATCHKEY_KEYS' : config.keysFile);
     const management = createManagement(db, { config, keys, log: createLogger({ quiet: json }) });
-    await work({ admin: management.admin, out: createOutput(json), db, config, keys });
+    await work({ admin: management.admin, out: createOutput(json), config, management });
     await management.audit.idle();
   } finally {
     await db.destroy();

@@ -17,7 +17,8 @@ import { metricsRoute } from './routes/metrics.ts';
 import { adminApi } from './routes/admin/router.ts';
 import { throttleRegistration } from './security/throttle-hooks.ts';
 import { observeRequests, routeOf } from './observability/requests.ts';
-import { requestIdOf } from './http/request-context.ts';
+import { errorBoundary } from './http/error-boundary.ts';
+import { methodNotAllowed } from './http/errors.ts';
 
 export type { AppDeps, Instrumentation } from './core.ts';
 
@@ -46,31 +47,18 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   app.use(pinToIssuer({ issuer: config.issuer, trustProxy: config.trustProxy }));
   app.use(observeRequests({ log, metrics, trustProxy: config.trustProxy }));
 
-  app.use(async (ctx, next) => {
-    try {
-      await next();
-    } catch (error) {
-      const status = (error as { status?: number; expose?: boolean }).status;
-      if (status && status >= 400 && status < 500) {
-        await views.respond(ctx, 'error', { title: 'Request not accepted', error: 'invalid_request', explanation: 'The request could not be read.' }, status);
-        return;
-      }
-      log.error('unhandled error', error, { requestId: requestIdOf(ctx), method: ctx.method, route: routeOf(ctx) });
-      await views.respond(ctx, 'error', { title: 'Something went wrong', error: 'server_error', explanation: 'Something went wrong on our side. Please try again in a moment.' }, 500);
-    }
-  });
+  // The one place our routes' failures become responses (http/error-boundary.ts).
+  app.use(errorBoundary({ views, log, routeOf }));
   app.use(securityHeaders({ hsts: config.issuer.startsWith('https:') }));
   app.use(async (ctx, next) => {
     // Methods nobody here implements (TRACE, PROPFIND, ...): 405, never a 5xx (T42 fuzzing).
-    if (KNOWN_METHODS.has(ctx.method)) return next();
-    ctx.set('Allow', 'GET, HEAD, POST, PUT, DELETE, OPTIONS');
-    await views.respond(ctx, 'error', { title: 'Method not allowed', error: 'invalid_request', explanation: 'This method is not supported here.' }, 405);
+    if (!KNOWN_METHODS.has(ctx.method)) throw methodNotAllowed('GET, HEAD, POST, PUT, DELETE, OPTIONS');
+    return next();
   });
 
   app.use(
     sameOriginPosts({
       issuer: config.issuer,
-      views,
       applies: (path) => path.startsWith('/interaction/') || path.startsWith('/account/') || path === '/session/end/confirm',
     }),
   );
@@ -95,7 +83,7 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   if (instrument.routes) app.use(instrument.routes.routes());
   app.use(interactions.routes()).use(interactions.allowedMethods());
   app.use(account.routes()).use(account.allowedMethods());
-  app.use(adminApi({ admin: core.administration, provider, issuer: config.issuer, log }));
+  app.use(adminApi({ admin: core.administration, provider, issuer: config.issuer }));
   if (config.dynamicRegistration !== 'off') app.use(registrationCors('/reg'));
   app.use(throttleRegistration(throttle, '/reg'));
   // Registration metadata is validated synchronously against the in-memory resource catalogue:
@@ -107,11 +95,6 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   });
   app.use(missingClientAuthIs401({ issuer: config.issuer }));
   app.use(mount(provider as unknown as Koa));
-
-  // Nothing matched: our 404 page rather than Koa's plain text.
-  app.use(async (ctx) => {
-    await views.respond(ctx, 'error', { title: 'Not found', error: 'not_found', explanation: 'There is no page at this address.' }, 404);
-  });
 
   return { ...core, app };
 }

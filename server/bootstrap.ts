@@ -2,12 +2,14 @@
 // pairing, and demo data on a fresh development database.
 import type { Knex } from 'knex';
 import { migrateToLatest } from '../adapters/migrations/index.ts';
-import { ConfigError, type Config } from './config/env.ts';
-import { dataKeyFingerprint, dataKeys, providerKeysOf, sealerFor, withSharedKeys, type KeyMaterial, type ProviderKeys } from './config/keys.ts';
+import type { Config } from './config/env.ts';
+import { providerKeysOf, sealerFor, withSharedKeys, type KeyMaterial, type ProviderKeys } from './config/keys.ts';
 import { initializeSharedKeys } from '../adapters/key-store.ts';
+import { checkKeyPairing } from './services/key-pairing.ts';
 import { isPostgres } from '../adapters/rows.ts';
 import type { Logger } from './log.ts';
-import { isDatabaseEmpty, seedDemoData } from '../seeds/01-demo.ts';
+import { isDatabaseEmpty, seedDemoData } from './services/demo-data.ts';
+import { createManagement } from './management.ts';
 import { ClientStore } from '../adapters/client-store.ts';
 import { ACCOUNT_AREA_CLIENT_ID as ACCOUNT_CLIENT_ID } from './services/account-area.ts';
 
@@ -24,32 +26,6 @@ export async function ensureAccountClient(db: Knex, keys: KeyMaterial, issuer: s
     scope: 'openid',
     resource_scopes: {},
   });
-}
-
-/**
- * The data keys seal payloads and client secrets: a database written under one key is
- * unreadable under another. Refuse to start when none of our data keys is the one the database
- * was last written with, instead of silently failing every lookup (for instance after someone
- * deleted the key file and a new one was generated). After a data key rotation the database
- * records the new active key once a server or the CLI runs with it.
- */
-export async function checkKeyPairing(db: Knex, keys: KeyMaterial, keysSource: string): Promise<void> {
-  const fingerprint = dataKeyFingerprint(keys);
-  const row = await db('meta').where({ key: 'data_key_fingerprint' }).first();
-  if (!row) {
-    await db('meta').insert({ key: 'data_key_fingerprint', value: fingerprint }).onConflict('key').ignore();
-    return;
-  }
-  if (row.value === fingerprint) return;
-  if (dataKeys(keys).some((key) => dataKeyFingerprint(keys, key) === row.value)) {
-    await db('meta').where({ key: 'data_key_fingerprint', value: row.value }).update({ value: fingerprint });
-    return;
-  }
-  throw new ConfigError(
-    `the database was written with a different data key than the ones in ${keysSource} ` +
-      `(fingerprint ${row.value}, have ${fingerprint}). Restore the original key material; ` +
-      'starting with other keys would make every stored token and secret unreadable.',
-  );
 }
 
 /** An arbitrary constant naming Latchkey's bootstrap lock among PostgreSQL advisory locks. */
@@ -97,7 +73,7 @@ export async function prepareDatabase(
     const keys = withSharedKeys(fileKeys, shared.keys);
     await ensureAccountClient(db, keys, config.issuer);
     if (config.seedDemo && (await isDatabaseEmpty(db))) {
-      const summary = await seedDemoData(db, { keys, config, log });
+      const summary = await seedDemoData(createManagement(db, { config, keys, log }), { keysFile: config.keysFile, log });
       log.info('demo data seeded', summary);
     }
     return { keys, version: shared.version };

@@ -8,7 +8,7 @@ import type { Knex } from 'knex';
 import type { Config } from './config/env.ts';
 import { dataKeys, loadKeyMaterial, providerKeysOf, sealerFor, withSharedKeys, type KeyMaterial, type ProviderKeys } from './config/keys.ts';
 import { initializeSharedKeys, readSharedKeys, sharedKeysVersion } from '../adapters/key-store.ts';
-import { checkKeyPairing } from './bootstrap.ts';
+import { checkKeyPairing } from './services/key-pairing.ts';
 import type { Logger } from './log.ts';
 
 export interface KeyWatch {

@@ -4,24 +4,16 @@
 // is refused. `Origin: null` is not evidence either way: our own pages send it, because they
 // carry `Referrer-Policy: no-referrer`. Requests without either header still need the token.
 import type { Context, Next } from 'koa';
-import type { Views } from './views.ts';
+import { foreignForm } from './errors.ts';
 
-export function sameOriginPosts({ issuer, views, applies }: { issuer: string; views: Views; applies: (path: string) => boolean }) {
+export function sameOriginPosts({ issuer, applies }: { issuer: string; applies: (path: string) => boolean }) {
   const expected = new URL(issuer).origin;
   return async function requireSameOrigin(ctx: Context, next: Next) {
     if (ctx.method !== 'POST' || !applies(ctx.path)) return next();
     const origin = ctx.get('origin');
     const site = ctx.get('sec-fetch-site');
     const foreign = site ? site !== 'same-origin' && site !== 'none' : Boolean(origin) && origin !== 'null' && origin !== expected;
-    if (foreign) {
-      await views.respond(
-        ctx,
-        'error',
-        { title: 'Request refused', error: 'invalid_request', explanation: 'This form was sent from another site, so it was not accepted.' },
-        403,
-      );
-      return;
-    }
+    if (foreign) throw foreignForm();
     return next();
   };
 }

@@ -7,7 +7,7 @@
 //   fetch or show (jwks_uri, sector_identifier_uri, logo_uri, ...) must be https on a public
 //   host, so registration cannot point the server at internal addresses (SSRF, T42c).
 import { errors } from 'oidc-provider';
-import { isSpecialUseIP } from 'oidc-provider/lib/helpers/fetch_request.js';
+import { isSpecialUseIP } from './internals/special-use-ip.ts';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 const RESPONSE_PARAMETERS = ['code', 'state', 'iss', 'error'];

@@ -3,6 +3,7 @@ import Provider, { errors } from 'oidc-provider';
 import type { AdapterErrors } from '../../adapters/knex-adapter.ts';
 import { buildConfiguration, type ConfigurationDeps } from './configuration.ts';
 import type { Interstitial, ResponseModeHandler } from './interstitial.ts';
+import { providerWrappingResponseModes } from './internals/response-modes.ts';
 
 const SINGLE_USE_LABEL: Record<string, string> = {
   AuthorizationCode: 'authorization code',
@@ -41,22 +42,13 @@ export const adapterErrors: AdapterErrors = {
   },
 };
 
-/**
- * oidc-provider registers its response modes (query, form_post...) while it is constructed, and
- * `registerResponseMode` is how it does so: a subclass sees every one of them as it is made and
- * puts the unverified-client warning in front (interstitial.ts), so the answer is decided once,
- * before it is written, whatever the mode.
- */
-function providerWith(interstitial: Interstitial): typeof Provider {
-  return class LatchkeyProvider extends Provider {
-    override registerResponseMode(name: string, handler: Parameters<Provider['registerResponseMode']>[1]): void {
-      super.registerResponseMode(name, interstitial.guard(name, handler as ResponseModeHandler) as typeof handler);
-    }
-  };
-}
-
 export function createProvider(deps: ConfigurationDeps & { interstitial: Interstitial }): Provider {
-  const ProviderClass = providerWith(deps.interstitial);
+  // The unverified-client warning (interstitial.ts) goes in front of every response mode as the
+  // provider registers it, so the answer is decided once, before it is written, whatever the
+  // mode (how, and what that relies on: internals/response-modes.ts).
+  const ProviderClass = providerWrappingResponseModes(
+    (name, handler) => deps.interstitial.guard(name, handler as ResponseModeHandler) as typeof handler,
+  );
   const provider = new ProviderClass(deps.config.issuer, buildConfiguration(deps));
   // Requests reach the provider pinned to the issuer (server/http/pin-to-issuer.ts).
   provider.proxy = true;

@@ -21,13 +21,12 @@
 //   after); and only once the token is known to be the presenting client's, so a bad `resource`
 //   tells no other client that the token exists.
 //
-// We wrap the provider's own grant handlers (deep imports of oidc-provider 9) rather than
-// re-implement them.
+// We wrap the provider's own grant handlers rather than re-implement them; what that relies on
+// inside oidc-provider is in ./internals/ (grant-handlers.ts, refresh-token-find.ts).
 import Provider, { errors } from 'oidc-provider';
 import type { Adapter, AdapterPayload, KoaContextWithOIDC } from 'oidc-provider';
-import * as refreshGrant from 'oidc-provider/lib/actions/grants/refresh_token.js';
-import * as codeGrant from 'oidc-provider/lib/actions/grants/authorization_code.js';
-import * as grantHelpers from 'oidc-provider/lib/helpers/grants.js';
+import { presentedRefreshToken, providerGrant, providerValidateGrant, redeemedAuthorizationCode } from './internals/grant-handlers.ts';
+import { inspectRefreshTokenLookups } from './internals/refresh-token-find.ts';
 import { isAlreadyTaken, isConsumeConflict } from './provider.ts';
 import { holdToGrant } from './grant-bound.ts';
 
@@ -37,7 +36,6 @@ const POLL_MS = 20;
 export const MAX_GRACE_REPLAYS = 5;
 
 type Ctx = KoaContextWithOIDC;
-type Helper = (...args: unknown[]) => unknown;
 
 interface Redemption extends AdapterPayload {
   clientId: string;
@@ -93,13 +91,6 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
   const { redemptions } = options;
   const oneUnit = options.oneUnit ?? (<T>(work: () => Promise<T>) => work());
 
-  const bind = (handler: Helper, overrides: Record<string, Helper> = {}) => {
-    const helpers = Object.fromEntries(
-      Object.entries({ ...(grantHelpers as Record<string, Helper>), ...overrides }).map(([name, helper]) => [name, helper.bind(undefined, provider)]),
-    );
-    return handler.bind(undefined, provider, helpers) as (ctx: Ctx) => Promise<void>;
-  };
-
   /**
    * The winner's record, waiting while the winning redemption may still be answering.
    * `consumedAt` (epoch s, when known) bounds the wait: an old consumption is not in flight.
@@ -129,8 +120,8 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
     throw new errors.InvalidGrant('authorization code already used');
   }
 
-  const codeHandler = bind(codeGrant.handler, {
-    async consumeGrantSource(_provider: unknown, _ctx: unknown, source: unknown) {
+  const codeGrant = providerGrant(provider, 'authorization_code', {
+    async consumeGrantSource(_ctx, source) {
       const code = source as Consumable;
       // Found consumed: a replay. Inside a unit the consume below is only queued, so this is
       // where a later replay stops before any token is minted.
@@ -149,7 +140,7 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
       // The code's consume, the tokens and the redemption record commit together: a failure
       // (or a crash) part way leaves the code unused, instead of burnt with no tokens issued.
       await oneUnit(async () => {
-        await codeHandler(ctx);
+        await codeGrant.handle(ctx);
         await redemptions.upsert(String(ctx.oidc.params?.code), { clientId: ctx.oidc.client?.clientId as string }, 120);
       });
     } catch (error) {
@@ -157,19 +148,16 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
       if (error instanceof CodeReplay) return refuseReplayedCode(ctx, error.code, error.consumedAt);
       if (!isConsumeConflict(error)) throw error;
       // Lost the race at commit to a concurrent redemption of the same code.
-      return refuseReplayedCode(ctx, (ctx.oidc.entities as { AuthorizationCode?: Consumable }).AuthorizationCode);
+      return refuseReplayedCode(ctx, redeemedAuthorizationCode<Consumable>(ctx));
     }
   }
 
   // --- refresh token --------------------------------------------------------------------------
   // The refresh handler checks `consumed` inline (no helper to swap), so while it runs for the
   // presented token, `find` reports it unconsumed and checks `resource` before any consume.
-  const RefreshToken = provider.RefreshToken as unknown as { find(value: unknown, options?: unknown): Promise<Consumable | undefined> };
   /** The token this refresh request presented, for holding it to its grant once that is loaded. */
   const presented = new WeakMap<Ctx, Consumable>();
-  const find = RefreshToken.find.bind(RefreshToken);
-  RefreshToken.find = async function findForRedemption(value, findOptions) {
-    const found = await find(value, findOptions);
+  const find = inspectRefreshTokenLookups(provider, function checkPresented(found: Consumable | undefined, value: unknown) {
     const ctx = Provider.ctx as Ctx | undefined;
     const params = ctx?.oidc?.params;
     // Another client's token is left to the handler, which refuses it as not found.
@@ -188,14 +176,13 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
       delete found.consumed;
       presented.set(ctx, found);
     }
-    return found;
-  };
+  });
   // The handler loads the grant right after the token: that is where the token is held to what
   // the grant still holds (grant-bound.ts), before its scope is checked or copied to a successor.
-  const refreshHandler = bind(refreshGrant.handler, {
-    async validateGrant(_provider: unknown, ctx: unknown, grantId: unknown) {
-      const grant = await (grantHelpers.validateGrant as Helper)(provider, ctx, grantId);
-      const token = presented.get(ctx as Ctx);
+  const refreshGrant = providerGrant(provider, 'refresh_token', {
+    async validateGrant(ctx, grantId) {
+      const grant = await providerValidateGrant(provider, ctx, grantId);
+      const token = presented.get(ctx);
       if (token) await holdToGrant(provider, token as never, grant as never);
       return grant;
     },
@@ -229,7 +216,7 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
     const clientId = ctx.oidc.client?.clientId as string;
     try {
       await oneUnit(async () => {
-        await refreshHandler(ctx);
+        await refreshGrant.handle(ctx);
         // Kept for the grace window only (its end fixed now); without grace, just long enough to
         // settle racing losers.
         const response = graceMs > 0 ? (ctx.body as Record<string, unknown>) : undefined;
@@ -240,8 +227,7 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
       if (!isConsumeConflict(error)) throw error;
       // The presented token: once consumed (in a unit, at its commit) the handler has moved on
       // to the successor as `RefreshToken` and keeps the presented one as `RotatedRefreshToken`.
-      const entities = ctx.oidc.entities as { RotatedRefreshToken?: Consumable; RefreshToken?: Consumable };
-      const presented = entities.RotatedRefreshToken ?? entities.RefreshToken;
+      const presented = presentedRefreshToken<Consumable>(ctx);
       const replay = await graceReplay(value, clientId, presented?.consumedBefore);
       if (replay === 'exhausted') throw new errors.InvalidGrant('refresh token already used');
       if (replay !== 'reuse') {
@@ -253,7 +239,7 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
     }
   }
 
-  const withResource = (parameters: Set<string>) => new Set([...parameters, 'resource']);
+  const withResource = (parameters: ReadonlySet<string>) => new Set([...parameters, 'resource']);
   provider.registerGrantType('authorization_code', authorizationCode, withResource(codeGrant.parameters), 'resource');
   provider.registerGrantType('refresh_token', refreshToken, withResource(refreshGrant.parameters), 'resource');
 }

@@ -13,6 +13,7 @@ import type { ResourceCatalog, ResourceSnapshot } from '../services/resources.ts
 import type { Views } from '../http/views.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { field, formBody } from '../http/body.ts';
+import { formExpired, HttpError } from '../http/errors.ts';
 import { describeClient, describeScope } from './consent-view.ts';
 
 import { ACCOUNT_AREA_CLIENT_ID } from '../services/account-area.ts';
@@ -120,17 +121,15 @@ export function accountRoutes(deps: AccountDeps): Router {
     const current = await session(ctx);
     const user = current.accountId ? await deps.accounts.findById(current.accountId) : undefined;
     if (!user || user.disabled) {
-      if (ctx.method === 'GET') signIn(ctx);
-      else await views.respond(ctx, 'error', { title: 'Signed out', error: 'login_required', explanation: 'Your session has ended. Sign in again to manage your apps.' }, 401);
+      if (ctx.method !== 'GET') throw new HttpError(401, 'login_required', 'Your session has ended. Sign in again to manage your apps.', { title: 'Signed out' });
+      signIn(ctx);
       return undefined;
     }
     return { user, binding: `account:${current.jti}` };
   }
 
-  function checkCsrf(ctx: Context, binding: string): boolean {
-    if (csrf.verify(binding, field(ctx.request.body, 'csrf'))) return true;
-    ctx.status = 403;
-    return false;
+  function requireCsrf(ctx: Context, binding: string): void {
+    if (!csrf.verify(binding, field(ctx.request.body, 'csrf'))) throw formExpired();
   }
 
   router.get('/account/callback', (ctx) => {
@@ -166,7 +165,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   router.post('/account/apps/:grantId/revoke', formBody, async (ctx) => {
     const signedIn = await requireUser(ctx);
     if (!signedIn) return;
-    if (!checkCsrf(ctx, signedIn.binding)) return views.respond(ctx, 'error', { title: 'Request refused', error: 'invalid_request', explanation: 'This form has expired. Reload the page and try again.' }, 403);
+    requireCsrf(ctx, signedIn.binding);
     const grant = await grants.find(ctx.params.grantId as string);
     // Only the signed-in user's own grants: an id of someone else's is treated as unknown.
     const revoked = grant?.accountId === signedIn.user.id && (await grants.revoke(grant.grantId, { actor: 'user', ip: ctx.ip }));
@@ -178,7 +177,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   router.post('/account/apps/:grantId/remove-scope', formBody, async (ctx) => {
     const signedIn = await requireUser(ctx);
     if (!signedIn) return;
-    if (!checkCsrf(ctx, signedIn.binding)) return views.respond(ctx, 'error', { title: 'Request refused', error: 'invalid_request', explanation: 'This form has expired. Reload the page and try again.' }, 403);
+    requireCsrf(ctx, signedIn.binding);
     const grant = await grants.find(ctx.params.grantId as string);
     const scope = field(ctx.request.body, 'scope');
     // Which API's scope (two may define the same name); absent for OpenID Connect scopes.
@@ -192,7 +191,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   router.post('/account/sign-out-everywhere', formBody, async (ctx) => {
     const signedIn = await requireUser(ctx);
     if (!signedIn) return;
-    if (!checkCsrf(ctx, signedIn.binding)) return views.respond(ctx, 'error', { title: 'Request refused', error: 'invalid_request', explanation: 'This form has expired. Reload the page and try again.' }, 403);
+    requireCsrf(ctx, signedIn.binding);
     await grants.signOutEverywhere(signedIn.user.id, { ip: ctx.ip });
     ctx.status = 303;
     ctx.redirect('/account/signed-out');

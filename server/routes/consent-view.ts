@@ -101,19 +101,3 @@ export function grantedGroups(grant: GrantLike, snapshot: ResourceSnapshot): Con
   }
   return groups;
 }
-
-/** "30 days", "12 hours", "45 minutes": how long a grant lasts, in words. */
-export function describeDuration(seconds: number): string {
-  const units: Array<[number, string]> = [
-    [86_400, 'day'],
-    [3_600, 'hour'],
-    [60, 'minute'],
-  ];
-  for (const [size, name] of units) {
-    if (seconds >= size) {
-      const count = Math.round(seconds / size);
-      return `${count} ${name}${count === 1 ? '' : 's'}`;
-    }
-  }
-  return `${seconds} seconds`;
-}

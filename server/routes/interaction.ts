@@ -8,6 +8,7 @@ import type { ResourceCatalog } from '../services/resources.ts';
 import type { Views } from '../http/views.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { allowFormAction } from '../http/security-headers.ts';
+import { formExpired, HttpError } from '../http/errors.ts';
 import { field, formBody } from '../http/body.ts';
 import { describeClient } from './consent-view.ts';
 import { ConsentRefused, type ConsentStep } from './consent.ts';
@@ -34,16 +35,6 @@ export interface InteractionDeps {
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
-class PageError extends Error {
-  constructor(
-    readonly status: number,
-    readonly error: string,
-    readonly explanation: string,
-  ) {
-    super(error);
-  }
-}
-
 export function interactionRoutes(deps: InteractionDeps): Router {
   const { provider, accounts, views, csrf } = deps;
   const router = new Router();
@@ -52,7 +43,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   async function load(ctx: Context): Promise<Details> {
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     if (details.uid !== ctx.params.uid) {
-      throw new PageError(400, 'invalid_request', 'This page does not belong to the sign-in you are in. Start again from the app.');
+      throw new HttpError(400, 'invalid_request', 'This page does not belong to the sign-in you are in. Start again from the app.');
     }
     const redirectUri = details.params.redirect_uri;
     // The forms end in a redirect to the client's (already validated) redirect_uri.
@@ -61,9 +52,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   }
 
   function requireCsrf(ctx: Context, details: Details) {
-    if (!csrf.verify(`interaction:${details.uid}`, field(ctx.request.body, 'csrf'))) {
-      throw new PageError(403, 'invalid_request', 'This form has expired or did not come from this site. Go back to the app and start again.');
-    }
+    if (!csrf.verify(`interaction:${details.uid}`, field(ctx.request.body, 'csrf'))) throw formExpired();
   }
 
   async function finish(ctx: Context, result: Parameters<Provider['interactionResult']>[2], merge: boolean) {
@@ -98,26 +87,13 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     );
   }
 
-  router.use(async (ctx, next) => {
+  // The provider's "no such interaction" (expired, finished, another browser's) as a page of ours.
+  router.use(async (_ctx, next) => {
     try {
       await next();
     } catch (error) {
-      if (error instanceof PageError) {
-        await views.respond(ctx, 'error', { title: 'Something went wrong', error: error.error, explanation: error.explanation }, error.status);
-      } else if (error instanceof errors.SessionNotFound) {
-        await views.respond(
-          ctx,
-          'error',
-          {
-            title: 'Sign-in expired',
-            error: 'session_expired',
-            explanation: 'This sign-in request has expired or was already completed. Go back to the app and try again.',
-          },
-          400,
-        );
-      } else {
-        throw error;
-      }
+      if (!(error instanceof errors.SessionNotFound)) throw error;
+      throw new HttpError(400, 'session_expired', 'This sign-in request has expired or was already completed. Go back to the app and try again.', { title: 'Sign-in expired' });
     }
   });
 
@@ -125,7 +101,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const details = await load(ctx);
     if (details.prompt.name === 'login') return renderLogin(ctx, details);
     if (details.prompt.name !== 'consent') {
-      throw new PageError(400, 'invalid_request', 'This sign-in step is not supported.');
+      throw new HttpError(400, 'invalid_request', 'This sign-in step is not supported.');
     }
     if (deps.consent.isFirstParty(details)) {
       const client = await provider.Client.find(String(details.params.client_id));
@@ -138,7 +114,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   router.post('/interaction/:uid/login', formBody, async (ctx) => {
     const details = await load(ctx);
     requireCsrf(ctx, details);
-    if (details.prompt.name !== 'login') throw new PageError(400, 'invalid_request', 'You are already signed in. Go back to the app.');
+    if (details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'You are already signed in. Go back to the app.');
     const email = field(ctx.request.body, 'email')?.trim() ?? '';
     const password = field(ctx.request.body, 'password') ?? '';
     if (!email || !password) return renderLogin(ctx, details, { error: 'Enter your email address and password.', email }, 400);
@@ -173,7 +149,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   router.post('/interaction/:uid/consent', formBody, async (ctx) => {
     const details = await load(ctx);
     requireCsrf(ctx, details);
-    if (details.prompt.name !== 'consent') throw new PageError(400, 'invalid_request', 'There is nothing to approve on this request.');
+    if (details.prompt.name !== 'consent') throw new HttpError(400, 'invalid_request', 'There is nothing to approve on this request.');
     // The same form sent twice (a double click, a resubmission) records the approval once.
     const already = (details.result as { consent?: { grantId?: string } } | undefined)?.consent?.grantId;
     if (already) {

@@ -4,6 +4,8 @@
 import crypto from 'node:crypto';
 import Router from '@koa/router';
 import type { Metrics } from '../observability/metrics.ts';
+import { HttpError } from '../http/errors.ts';
+import { answerJson } from '../http/error-boundary.ts';
 
 function sameSecret(presented: string, expected: string): boolean {
   const a = crypto.createHash('sha256').update(presented).digest();
@@ -17,10 +19,11 @@ export function metricsRoute(metrics: Metrics, { token }: { token?: string | und
     if (token !== undefined) {
       const presented = /^Bearer\s+(\S+)$/i.exec(ctx.get('Authorization'))?.[1];
       if (!presented || !sameSecret(presented, token)) {
-        ctx.status = 401;
-        ctx.set('WWW-Authenticate', 'Bearer realm="metrics"');
-        ctx.body = { error: 'invalid_token', error_description: 'metrics need the METRICS_TOKEN bearer token' };
-        return;
+        answerJson(ctx);
+        throw new HttpError(401, 'invalid_token', 'Metrics need the METRICS_TOKEN bearer token.', {
+          description: 'metrics need the METRICS_TOKEN bearer token',
+          headers: { 'WWW-Authenticate': 'Bearer realm="metrics"' },
+        });
       }
     }
     ctx.type = metrics.registry.contentType;

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import type { Views } from '../http/views.ts';
-import { pendingMigrations } from '../../adapters/migrations/index.ts';
+import { readiness } from '../services/readiness.ts';
 import { VIEWS_DIR } from '../http/views.ts';
 
 const STYLESHEET = fs.readFileSync(path.join(VIEWS_DIR, 'assets', 'style.css'));
@@ -36,22 +36,15 @@ export function siteRoutes({ views, db, issuer, lifecycle }: { views: Views; db:
     ctx.body = { status: 'ok' };
   });
 
-  // Ready only while this instance should get traffic (T38): not while shutting down (the load
-  // balancer then stops sending it requests before it stops accepting them), and only while the
-  // database answers and its schema is the one this code needs. The keys are loaded before the
-  // listener opens, so an instance that answers at all has them.
+  // Ready only while this instance should get traffic (T38; services/readiness.ts): a load
+  // balancer stops sending requests to an instance that is shutting down before it stops
+  // accepting them.
   router.get('/health/ready', async (ctx) => {
-    const unavailable = (reason: string) => {
+    const state = await readiness(db, lifecycle);
+    if (state.ready) ctx.body = { status: 'ok' };
+    else {
       ctx.status = 503;
-      ctx.body = { status: 'unavailable', reason };
-    };
-    if (lifecycle?.shuttingDown) return unavailable('shutting down');
-    try {
-      const pending = await pendingMigrations(db);
-      if (pending.length) return unavailable(`database schema not current: ${pending.length} migration(s) pending`);
-      ctx.body = { status: 'ok' };
-    } catch {
-      unavailable('database');
+      ctx.body = { status: 'unavailable', reason: state.reason };
     }
   });
 

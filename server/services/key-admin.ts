@@ -20,7 +20,7 @@ import {
 } from '../config/keys.ts';
 import { initializeSharedKeys, readSharedKeys, replaceSharedKeys } from '../../adapters/key-store.ts';
 import { countSealedByKey } from '../../adapters/reseal.ts';
-import { checkKeyPairing } from '../bootstrap.ts';
+import { checkKeyPairing } from './key-pairing.ts';
 import { ServiceError } from './errors.ts';
 
 export class KeyAdminError extends ServiceError {
