@@ -41,8 +41,24 @@ function checkRedirectUri(uri: string, native: boolean, field: string): void {
   if (baked) invalid(`${field} must not carry a ${baked} parameter`);
 }
 
+/**
+ * An IPv4-mapped IPv6 address (::ffff:a.b.c.d) as its IPv4 address. The URL parser writes it in
+ * hex ([::ffff:7f00:1] for 127.0.0.1), a form the special-use check does not know; connecting to
+ * it reaches the IPv4 address, so it is judged as that.
+ */
+export function unmapIPv4(host: string): string {
+  const hex = /^(?:0{0,4}:){0,5}:?ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(host);
+  if (hex) {
+    const high = Number.parseInt(hex[1] as string, 16);
+    const low = Number.parseInt(hex[2] as string, 16);
+    return [high >> 8, high & 255, low >> 8, low & 255].join('.');
+  }
+  const dotted = /^(?:0{0,4}:){0,5}:?ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
+  return dotted ? (dotted[1] as string) : host;
+}
+
 function isPublicHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
+  const host = unmapIPv4(hostname.replace(/^\[|\]$/g, ''));
   if (host === 'localhost' || host.endsWith('.localhost') || !host.includes('.') && !host.includes(':')) return false;
   const literal = /^[\d.]+$/.test(host) || host.includes(':');
   return !(literal && isSpecialUseIP(host));

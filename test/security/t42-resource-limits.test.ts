@@ -68,6 +68,11 @@ describe.each(STORES)('T42 resource limits (%s)', (store) => {
       ['sector_identifier_uri', 'https://10.0.0.1/sector'],
       ['logo_uri', 'https://[::1]/logo.png'],
       ['logo_uri', 'http://localhost/logo.png'],
+      // IPv4-mapped IPv6: the URL parser writes these as [::ffff:7f00:1] and [::ffff:a9fe:a9fe].
+      ['jwks_uri', 'https://[::ffff:127.0.0.1]/jwks'],
+      ['jwks_uri', 'https://[::ffff:169.254.169.254]/latest/meta-data/'],
+      ['logo_uri', 'https://[::ffff:10.0.0.1]/logo.png'],
+      ['logo_uri', 'https://[0:0:0:0:0:ffff:c0a8:0101]/logo.png'],
     ]) {
       const fresh = await new h.app.provider.InitialAccessToken({}).save();
       const response = await fetch(h.url('/reg'), {
