@@ -12,14 +12,11 @@ FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production PORT=3000
 WORKDIR /app
 COPY package.json package-lock.json ./
-# tsx and esbuild are runtime dependencies: the CLI (npx latchkey) runs its TypeScript sources.
+# Production dependencies only: the server and the CLI run from their bundles (dist/), which need
+# neither esbuild nor tsx (`npm start` finds them up to date and starts at once).
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
-COPY cli ./cli
-COPY server ./server
-COPY adapters ./adapters
-COPY seeds ./seeds
 COPY views ./views
 USER node
 EXPOSE 3000

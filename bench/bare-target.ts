@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import path from 'node:path';
-import esbuild from 'esbuild';
+import { bundle } from '../bin/bundle.js';
 import { freePort, ROOT, waitForHttp } from '../test/helpers/processes.ts';
 import { BARE_CLIENT_IDS, type BareSecrets } from './bare-configuration.ts';
 import type { BenchStats, Target } from './target.ts';
@@ -12,21 +12,8 @@ import type { BenchStats, Target } from './target.ts';
 const BUNDLE = path.join(ROOT, 'dist', 'bench', 'bare-provider.js');
 
 function buildBareProvider(): string {
-  esbuild.buildSync({
-    absWorkingDir: ROOT,
-    entryPoints: ['bench/bare-provider.ts'],
-    outfile: BUNDLE,
-    bundle: true,
-    packages: 'external',
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    sourcemap: 'linked',
-    // Function names kept, as in our bundles: profiles of both read alike.
-    keepNames: true,
-    logLevel: 'silent',
-  });
-  return BUNDLE;
+  // Bundled like our bench server (bin/bundle.js): profiles of both read alike.
+  return bundle('bench/bare-provider.ts', BUNDLE);
 }
 
 export async function startBareTarget(cpus: string | undefined, nodeArgs: string[] = []): Promise<Target> {

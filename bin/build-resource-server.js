@@ -5,46 +5,15 @@
 // export names, emitted by tsc (resource-server/tsconfig.build.json rewrites `./x.ts` specifiers
 // to `./x.js`). APIs then import it in plain Node, with no TypeScript loader.
 //
-// As in build-server.js, every file is written beside its final name and renamed over it, so a
+// Files are written atomically (bin/bundle.js), so a
 // process importing the package while another builds (parallel test workers) reads whole files.
-import esbuild from 'esbuild';
-import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { bundle, ROOT, writeAtomically } from './bundle.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const OUT_DIR = path.join(ROOT, 'dist', 'resource-server');
-const BUNDLE = path.join(OUT_DIR, 'index.js');
+const BUNDLE = path.join(ROOT, 'dist', 'resource-server', 'index.js');
 const TSCONFIG = path.join(ROOT, 'resource-server', 'tsconfig.build.json');
-
-function writeAtomically(file, contents) {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const temporary = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temporary, contents);
-  fs.renameSync(temporary, file);
-}
-
-function bundle() {
-  const result = esbuild.buildSync({
-    absWorkingDir: ROOT,
-    entryPoints: ['resource-server/index.ts'],
-    outfile: BUNDLE,
-    bundle: true,
-    // jose is a dependency of the package; bundling it would give the API a second copy.
-    packages: 'external',
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    sourcemap: 'linked',
-    keepNames: true,
-    write: false,
-    logLevel: 'silent',
-  });
-  // The map first, so the bundle never points at a map that is not there yet.
-  const outputs = [...result.outputFiles].sort((a, b) => Number(a.path.endsWith('.js')) - Number(b.path.endsWith('.js')));
-  for (const output of outputs) writeAtomically(output.path, output.contents);
-}
 
 function declarations() {
   // TypeScript is a development dependency: loaded only when declarations are built.
@@ -71,7 +40,8 @@ function formatHost(ts) {
 
 /** Builds the bundle and its declarations (synchronously: a test builds before it spawns); returns the bundle's path. */
 export function buildResourceServer() {
-  bundle();
+  // jose is a dependency of the package; bundling it would give the API a second copy.
+  bundle('resource-server/index.ts', BUNDLE);
   declarations();
   return BUNDLE;
 }

@@ -2,3 +2,5 @@
 export declare function buildServer(): string;
 /** Builds dist/bench/server.js (the server with the benchmark instrumentation); returns its path. */
 export declare function buildBenchServer(): string;
+/** Builds dist/cli/latchkey.js (the operator CLI for installs without tsx); returns its path. */
+export declare function buildCli(): string;

@@ -1,65 +1,57 @@
 #!/usr/bin/env node
-// Builds the server into one ES module, dist/server/index.js (and its source map), which is what
-// `npm start` runs; and, for the benchmarks only, dist/bench/server.js, the same server with the
-// benchmark instrumentation (bench/server.ts), which the production bundle does not contain. Running TypeScript through tsx at run time kept its loader, a second V8
+// Builds the server into one ES module, dist/server/index.js, which is what `npm start` runs, and
+// the operator CLI into dist/cli/latchkey.js, which `npx latchkey` runs where tsx is not installed
+// (a production install, `npm ci --omit=dev`); and, for the benchmarks only, dist/bench/server.js,
+// the same server with the benchmark instrumentation (bench/server.ts), which the production
+// bundle does not contain. Running TypeScript through tsx at run time kept its loader, a second V8
 // isolate on a thread of its own, alive for the whole life of the server: ~34 MiB of resident
-// memory for nothing after start-up (bench/README.md). The CLI, tests and `npm run dev` still
-// run the sources through tsx; packages stay in node_modules, only our own code is bundled.
+// memory for nothing after start-up (bench/README.md). Tests and `npm run dev` still run the
+// sources through tsx; packages stay in node_modules, only our own code is bundled.
 //
-// Each file is written beside its final name and renamed over it, so a server starting while
-// another process builds (parallel test workers) reads a whole file, never half of one.
-import esbuild from 'esbuild';
+// `--if-stale` (what `npm start` passes) builds only when a source is newer than the bundles, so a
+// start after an unchanged checkout does not rebuild, and a production install without esbuild
+// starts from the bundles it shipped with.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { bundle, ROOT, upToDate } from './bundle.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SERVER_BUNDLE = path.join(ROOT, 'dist', 'server', 'index.js');
+const CLI_BUNDLE = path.join(ROOT, 'dist', 'cli', 'latchkey.js');
 const BENCH_BUNDLE = path.join(ROOT, 'dist', 'bench', 'server.js');
+const SOURCES = ['server', 'adapters', 'seeds', 'cli'];
 
-function build(entry, outfile) {
-  const result = esbuild.buildSync({
-    absWorkingDir: ROOT,
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    packages: 'external',
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    sourcemap: 'linked',
-    // Not minified, and function names kept: stack traces and profiles read like the sources.
-    keepNames: true,
-    write: false,
-    logLevel: 'silent',
-  });
-  fs.mkdirSync(path.dirname(outfile), { recursive: true });
-  // The map first, so the bundle never points at a map that is not there yet.
-  const outputs = [...result.outputFiles].sort((a, b) => Number(a.path.endsWith('.js')) - Number(b.path.endsWith('.js')));
-  for (const output of outputs) {
-    const temporary = `${output.path}.${process.pid}.tmp`;
-    fs.writeFileSync(temporary, output.contents);
-    fs.renameSync(temporary, output.path);
-  }
-  return outfile;
+/** Builds the server bundle (synchronously: a test helper builds before it spawns); returns its path. */
+export function buildServer() {
+  return bundle('server/index.ts', SERVER_BUNDLE);
 }
 
-/** Builds the bundle (synchronously: a test helper builds before it spawns); returns its path. */
-export function buildServer() {
-  return build('server/index.ts', SERVER_BUNDLE);
+/** Builds the CLI bundle; returns its path. */
+export function buildCli() {
+  return bundle('cli/latchkey.ts', CLI_BUNDLE);
 }
 
 /** Builds the benchmarks' server (bench/server.ts); returns its path. */
 export function buildBenchServer() {
-  return build('bench/server.ts', BENCH_BUNDLE);
+  return bundle('bench/server.ts', BENCH_BUNDLE);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const ifStale = process.argv.includes('--if-stale');
+  const outputs = [SERVER_BUNDLE, CLI_BUNDLE];
+  if (ifStale && fs.existsSync(path.join(ROOT, 'server')) && upToDate(outputs, SOURCES)) process.exit(0);
   try {
     buildServer();
+    buildCli();
   } catch (error) {
+    const missing = error instanceof Error && /Cannot find module 'esbuild'/.test(error.message);
+    if (missing && outputs.every((file) => fs.existsSync(file))) process.exit(0);
     // esbuild's own message names the file and line.
-    console.error(`latchkey: the server could not be built:\n${error instanceof Error ? error.message : String(error)}`);
+    console.error(
+      missing
+        ? 'latchkey: dist/ has no built server and esbuild is not installed: run `npm ci && npm run build` where the development dependencies are, then ship dist/ with the production install'
+        : `latchkey: the server could not be built:\n${error instanceof Error ? error.message : String(error)}`,
+    );
     process.exit(1);
   }
 }
