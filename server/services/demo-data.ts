@@ -7,7 +7,8 @@ import path from 'node:path';
 import type { Knex } from 'knex';
 import type { Accounts } from './accounts.ts';
 import type { ClientAdmin } from './clients.ts';
-import type { ResourceAdmin, ResourceCatalog } from './resources.ts';
+import type { ResourceCatalog } from './resources.ts';
+import type { ResourceAdmin } from './resource-admin.ts';
 import type { ClientStore } from '../../adapters/client-store.ts';
 import type { Logger } from '../log.ts';
 

@@ -4,11 +4,8 @@
 //
 // Each resource server is also an OAuth client of kind `resource_server`: it authenticates with
 // those credentials to call introspection, and learns only about tokens whose audience it is.
-import crypto from 'node:crypto';
 import type { Knex } from 'knex';
-import type { ClientStore } from '../../adapters/client-store.ts';
 import { isStorableText } from '../../adapters/storable-text.ts';
-import { isUniqueViolation } from '../../adapters/rows.ts';
 import { ServiceError } from './errors.ts';
 
 export type TokenFormat = 'opaque' | 'jwt';
@@ -59,14 +56,6 @@ export function validateResourceIdentifier(id: string): string {
   return id;
 }
 
-/** Words shown to users: trimmed, storable, without control characters. */
-function plainText(value: string, what: string, max: number, field: string): string {
-  const text = value.trim();
-  if (!isStorableText(text) || /\p{Cc}/u.test(text)) throw new ResourceError(`${what} must be plain text without control characters`, 'invalid', field);
-  if (text.length > max) throw new ResourceError(`${what} may have at most ${max} characters`, 'invalid', field);
-  return text;
-}
-
 export function validateScopeToken(scope: string): string {
   if (!SCOPE_TOKEN.test(scope)) throw new ResourceError(`invalid scope ${JSON.stringify(scope)} (RFC 6749 §3.3)`, 'invalid', 'scopes');
   if ((OIDC_SCOPES as readonly string[]).includes(scope)) {
@@ -75,7 +64,7 @@ export function validateScopeToken(scope: string): string {
   return scope;
 }
 
-interface ResourceRow {
+export interface ResourceRow {
   id: string;
   name: string;
   token_format: TokenFormat;
@@ -86,7 +75,7 @@ interface ResourceRow {
   default_scope: string | null;
 }
 
-async function loadAll(db: Knex): Promise<ResourceServer[]> {
+export async function loadAll(db: Knex): Promise<ResourceServer[]> {
   const [resources, scopes] = await Promise.all([
     db<ResourceRow>('resource_servers').orderBy('created_at').orderBy('id'),
     db<{ resource_id: string; scope: string; description: string }>('resource_scopes').orderBy('scope'),
@@ -191,139 +180,3 @@ export class ResourceCatalog {
     return this.#loading;
   }
 }
-
-export interface NewResourceServer {
-  id: string;
-  name?: string | undefined;
-  scopes: ScopeDefinition[];
-  tokenFormat?: TokenFormat | undefined;
-  accessTokenTtl?: number | undefined;
-  /** Defaults to a generated `rs_...` id. */
-  introspectionClientId?: string | undefined;
-  maxGrantDuration?: number | undefined;
-  dynamicClients?: boolean | undefined;
-  defaultScope?: string[] | undefined;
-}
-
-/** What `resource update` may change. */
-export interface ResourceChanges {
-  dynamicClients?: boolean | undefined;
-  defaultScope?: string[] | undefined;
-}
-
-function checkDefaultScope(defaultScope: string[], scopes: readonly string[]): string | null {
-  const unknown = defaultScope.find((s) => !scopes.includes(s));
-  if (unknown) throw new ResourceError(`the default scope ${unknown} is not one of this resource server's scopes`, 'invalid', 'default_scope');
-  return defaultScope.length ? [...new Set(defaultScope)].join(' ') : null;
-}
-
-export interface CreatedResourceServer {
-  resource: ResourceServer;
-  /** Shown once: the resource server's credentials for the introspection endpoint. */
-  clientId: string;
-  clientSecret: string;
-}
-
-export function createResourceAdmin(
-  db: Knex,
-  clients: ClientStore,
-  defaults: { accessTokenTtl: number; /** Identifiers the server uses itself (the admin API). */ reservedIds?: readonly string[] },
-) {
-  return {
-    list: () => loadAll(db),
-
-    async add(input: NewResourceServer): Promise<CreatedResourceServer> {
-      const id = validateResourceIdentifier(input.id);
-      if (defaults.reservedIds?.includes(id)) throw new ResourceError(`${id} is this server's own admin API`, 'conflict', 'id');
-      if (input.scopes.length === 0) throw new ResourceError('a resource server needs at least one scope', 'invalid', 'scopes');
-      const scopes = input.scopes.map((s) => ({ scope: validateScopeToken(s.scope), description: plainText(s.description, 'a scope description', 500, 'scopes') }));
-      const duplicate = scopes.find((s, i) => scopes.findIndex((t) => t.scope === s.scope) !== i);
-      if (duplicate) throw new ResourceError(`scope ${duplicate.scope} is listed twice`, 'invalid', 'scopes');
-      const tokenFormat = input.tokenFormat ?? 'opaque';
-      if (tokenFormat !== 'opaque' && tokenFormat !== 'jwt') throw new ResourceError('the token format must be opaque or jwt', 'invalid', 'token_format');
-      const accessTokenTtl = input.accessTokenTtl ?? defaults.accessTokenTtl;
-      if (!Number.isInteger(accessTokenTtl) || accessTokenTtl < 10 || accessTokenTtl > 86400) {
-        throw new ResourceError('the access token lifetime must be between 10 and 86400 seconds', 'invalid', 'access_token_ttl');
-      }
-      const name = (input.name === undefined ? '' : plainText(input.name, 'a resource server name', 200, 'name')) || new URL(id).host || id;
-      if (input.maxGrantDuration !== undefined && (!Number.isInteger(input.maxGrantDuration) || input.maxGrantDuration < 60)) {
-        throw new ResourceError('the maximum grant duration must be at least 60 seconds', 'invalid', 'max_grant_duration');
-      }
-
-      const defaultScope = checkDefaultScope(input.defaultScope ?? [], scopes.map((s) => s.scope));
-      const clientId = input.introspectionClientId ?? `rs_${crypto.randomBytes(12).toString('base64url')}`;
-      const clientSecret = crypto.randomBytes(32).toString('base64url');
-
-      await db
-        .transaction(async (trx) => {
-          if (await trx('resource_servers').where({ id }).first()) {
-            throw new ResourceError(`resource server ${id} already exists`, 'conflict', 'id');
-          }
-          if (await trx('clients').where({ client_id: clientId }).first()) {
-            throw new ResourceError(`client id ${clientId} is already taken`, 'conflict');
-          }
-          await clients.insert(
-            {
-              metadata: {
-                client_id: clientId,
-                client_secret: clientSecret,
-                client_name: `${name} (resource server)`,
-                // A resource server only calls introspection and revocation: no flows of its own.
-                grant_types: [],
-                response_types: [],
-                redirect_uris: [],
-                token_endpoint_auth_method: 'client_secret_basic',
-              },
-              kind: 'resource_server',
-              source: 'cli',
-              verified: true,
-            },
-            trx,
-          );
-          await trx('resource_servers').insert({
-            id,
-            name,
-            token_format: tokenFormat,
-            access_token_ttl: accessTokenTtl,
-            introspection_client_id: clientId,
-            max_grant_duration: input.maxGrantDuration ?? null,
-            dynamic_clients: input.dynamicClients === true,
-            default_scope: defaultScope,
-            created_at: Date.now(),
-          });
-          await trx('resource_scopes').insert(scopes.map((s) => ({ resource_id: id, ...s })));
-        })
-        .catch((error: unknown) => {
-          // Two creations of one resource server at once: the second finds the first's row.
-          if (isUniqueViolation(error)) throw new ResourceError(`resource server ${id} already exists`, 'conflict', 'id');
-          throw error;
-        });
-
-      const resource = (await loadAll(db)).find((r) => r.id === id) as ResourceServer;
-      return { resource, clientId, clientSecret };
-    },
-
-    /** Changes a resource server's policy; returns it as it is now, or undefined when there is none. */
-    async update(id: string, changes: ResourceChanges): Promise<ResourceServer | undefined> {
-      if (!isStorableText(id)) return undefined;
-      const current = (await loadAll(db)).find((r) => r.id === id);
-      if (!current) return undefined;
-      const row: Partial<ResourceRow> = {};
-      if (changes.dynamicClients !== undefined) row.dynamic_clients = changes.dynamicClients;
-      if (changes.defaultScope !== undefined) row.default_scope = checkDefaultScope(changes.defaultScope, current.scopes.map((s) => s.scope));
-      if (Object.keys(row).length) await db('resource_servers').where({ id }).update(row);
-      return (await loadAll(db)).find((r) => r.id === id);
-    },
-
-    async remove(id: string): Promise<boolean> {
-      if (!isStorableText(id)) return false;
-      const row = await db<ResourceRow>('resource_servers').where({ id }).first();
-      if (!row) return false;
-      await db('resource_servers').where({ id }).delete();
-      if (row.introspection_client_id) await clients.remove(row.introspection_client_id);
-      return true;
-    },
-  };
-}
-
-export type ResourceAdmin = ReturnType<typeof createResourceAdmin>;

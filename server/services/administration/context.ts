@@ -9,7 +9,7 @@ import type { Audit, AuditEntry } from '../audit.ts';
 import type { Grants } from '../grants.ts';
 import type { ResourceCatalog } from '../resources.ts';
 import type { ClientAdmin } from '../clients.ts';
-import type { ResourceAdmin } from '../resources.ts';
+import type { ResourceAdmin } from '../resource-admin.ts';
 import type { KeyAdmin } from '../key-admin.ts';
 
 /** The operator behind a change: at a shell (CLI) or an admin API client. */

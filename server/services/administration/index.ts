@@ -2,7 +2,7 @@
 // each operation takes input already checked against its schema (schemas.ts), says who asks
 // (for the audit trail), and answers with the JSON both print. Refusals are ServiceErrors.
 import { createClientAdmin } from '../clients.ts';
-import { createResourceAdmin } from '../resources.ts';
+import { createResourceAdmin } from '../resource-admin.ts';
 import { createKeyAdmin } from '../key-admin.ts';
 import { adminResourceId } from '../admin-resource.ts';
 import { recorder, type AdministrationDeps, type Services } from './context.ts';
