@@ -80,7 +80,8 @@ export function createSealer(dataKey: string, retired: readonly string[] = []): 
     activeKeyId: active.id,
     activePrefix,
     digest(value) {
-      return crypto.createHash('sha256').update(value).digest('base64url');
+      // One-shot: the same digest as createHash().update().digest(), without the Hash object.
+      return crypto.hash('sha256', value, 'base64url');
     },
     seal(plaintext, associatedData) {
       const iv = nextNonce();

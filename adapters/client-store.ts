@@ -124,6 +124,12 @@ export class ClientStore {
   async remove(clientId: string): Promise<boolean> {
     if (!isStorableText(clientId)) return false;
     return this.#db.transaction(async (trx) => {
+      // Its JWT access tokens are recalled (their status list bits, status-list-store.ts): found
+      // through its grants, whose grant_id column is the digest the entries hold.
+      await trx.raw(
+        `UPDATE status_list_entries SET status = 1 WHERE status = 0 AND grant_id IN (SELECT grant_id FROM oidc_payloads WHERE model = 'Grant' AND client_id = ?)`,
+        [clientId],
+      );
       await trx('oidc_payloads').where({ client_id: clientId }).delete();
       return (await trx('clients').where({ client_id: clientId }).delete()) > 0;
     });
@@ -136,6 +142,14 @@ export class ClientStore {
       .insert({ client_id: metadata.client_id, metadata: JSON.stringify(metadata), secret_sealed: null, kind: 'app', source: 'system', verified: true, created_at: now, updated_at: now })
       .onConflict('client_id')
       .merge(['metadata', 'updated_at']);
+  }
+
+  /** Sets the grant types in a client's stored metadata (a resource server that may exchange tokens). */
+  async setGrantTypes(clientId: string, grantTypes: string[], transaction: Knex = this.#db): Promise<void> {
+    const row = await transaction<ClientRow>('clients').where({ client_id: clientId }).first();
+    if (!row) return;
+    const metadata = { ...(JSON.parse(row.metadata) as Record<string, unknown>), grant_types: grantTypes };
+    await transaction('clients').where({ client_id: clientId }).update({ metadata: JSON.stringify(metadata), updated_at: this.#now() });
   }
 
   async setVerified(clientId: string, verified: boolean): Promise<boolean> {

@@ -1,5 +1,8 @@
 // What checking a token costs an API that uses latchkey/resource-server, per verifier check:
 //   - a JWT access token verified offline (RFC 9068; no call to the issuer once the keys are in);
+//   - a DPoP-bound JWT access token (RFC 9449): the same, plus the request's proof (signature,
+//     htm/htu, iat, ath, key thumbprint, jti remembered). The proofs are signed before the clock
+//     starts, as a client signs its own; the row counts only the API's side;
 //   - an opaque token introspected with the cache off (every check a round trip to the issuer);
 //   - an opaque token with the default 5 s cache (a round trip every 5 s per token).
 // The issuer is the real server (the benchmarks' bundle, as bench/target.ts starts it) on a
@@ -10,8 +13,10 @@
 //
 // --concurrency N runs N checks at a time, each worker with its own token (concurrent checks of
 // one token would share one introspection request, which is the cache-off row's point to avoid).
+import crypto from 'node:crypto';
 import diagnostics from 'node:diagnostics_channel';
 import { parseArgs } from 'node:util';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { parseDatabaseUrl } from '../server/config/env.ts';
 import { createDatabase } from '../server/db/knex.ts';
 import { basicAuth } from '../test/helpers/server-process.ts';
@@ -24,11 +29,31 @@ const { values: args } = parseArgs({ options: { seconds: { type: 'string', defau
 const seconds = Number(args.seconds);
 const concurrency = Number(args.concurrency);
 if (!(seconds > 0) || !Number.isInteger(concurrency) || concurrency < 1) throw new Error('--seconds must be > 0 and --concurrency a whole number ≥ 1');
+// The DPoP row's proofs are signed before it starts and must still be within the verifier's 60 s.
+if (seconds > 20) throw new Error('--seconds at most 20: presigned DPoP proofs must stay younger than 60 s');
 
-async function serviceToken(target: Target): Promise<string> {
+const API_URL = 'http://127.0.0.1/contacts';
+
+interface ProofKey {
+  privateKey: CryptoKey;
+  jwk: JWK;
+}
+
+function proof(key: ProofKey, htm: string, htu: string, accessToken?: string): Promise<string> {
+  return new SignJWT({ htm, htu, jti: crypto.randomUUID(), ...(accessToken ? { ath: crypto.createHash('sha256').update(accessToken).digest('base64url') } : {}) })
+    .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.jwk })
+    .setIssuedAt()
+    .sign(key.privateKey);
+}
+
+async function serviceToken(target: Target, key?: ProofKey): Promise<string> {
   const response = await fetch(`${target.issuer}/token`, {
     method: 'POST',
-    headers: { authorization: basicAuth('contacts-sync', target.demo['contacts-sync'] as string), 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: basicAuth('contacts-sync', target.demo['contacts-sync'] as string),
+      'content-type': 'application/x-www-form-urlencoded',
+      ...(key ? { dpop: await proof(key, 'POST', `${target.issuer}/token`) } : {}),
+    },
     body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'contacts:read', resource: RESOURCE }),
   });
   const body = (await response.json()) as { access_token?: string };
@@ -36,12 +61,19 @@ async function serviceToken(target: Target): Promise<string> {
   return body.access_token;
 }
 
+/** A DPoP-bound token and the key it is bound to. */
+interface BoundToken {
+  token: string;
+  key: ProofKey;
+}
+
 /**
  * One opaque token set and one JWT set for the same resource server: the demo's contacts API
  * issues opaque tokens; switching its format in the database (the server re-reads resource
- * servers within a second) makes the next tokens JWTs, while the opaque ones stay valid.
+ * servers within a second) makes the next tokens JWTs, while the opaque ones stay valid. Then a
+ * DPoP-bound JWT set: each token requested with a proof by a key of its own.
  */
-async function tokens(target: ServerTarget): Promise<{ opaque: string[]; jwt: string[] }> {
+async function tokens(target: ServerTarget): Promise<{ opaque: string[]; jwt: string[]; bound: BoundToken[] }> {
   const opaque = await Promise.all(Array.from({ length: concurrency }, () => serviceToken(target)));
   const db = createDatabase(parseDatabaseUrl(target.databaseUrl));
   try {
@@ -58,7 +90,42 @@ async function tokens(target: ServerTarget): Promise<{ opaque: string[]; jwt: st
   if (!first.includes('.')) throw new Error('the issuer did not switch to JWT access tokens');
   const jwt = [first, ...(await Promise.all(Array.from({ length: concurrency - 1 }, () => serviceToken(target))))];
   if (opaque.some((t) => t.includes('.'))) throw new Error('expected opaque tokens first');
-  return { opaque, jwt };
+  const bound = await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      const { privateKey, publicKey } = await generateKeyPair('ES256');
+      const key = { privateKey, jwk: await exportJWK(publicKey) };
+      const token = await serviceToken(target, key);
+      const claims = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as { cnf?: { jkt?: string } };
+      if (claims.cnf?.jkt !== (await calculateJwkThumbprint(key.jwk))) throw new Error('expected a DPoP-bound JWT (cnf.jkt)');
+      return { token, key };
+    }),
+  );
+  return { opaque, jwt, bound };
+}
+
+/** A request with the Bearer scheme, or with the DPoP scheme and the next of its proofs. */
+type Presenter = (token: string) => { method: string; url: string; authorization: string; dpop?: string } | undefined;
+
+const bearer: Presenter = (token) => ({ method: 'GET', url: API_URL, authorization: `Bearer ${token}` });
+
+/**
+ * Proofs signed ahead for each bound token, so signing (the client's work) stays off the clock:
+ * as many as a check can use in `seconds`, from a calibration that verifies a presigned batch.
+ * Each proof is used once.
+ */
+async function presignedProofs(verifier: TokenVerifier, set: BoundToken[]): Promise<Presenter> {
+  const [first] = set as [BoundToken];
+  const batch = await Promise.all(Array.from({ length: 2000 }, () => proof(first.key, 'GET', API_URL, first.token)));
+  const started = performance.now();
+  for (const dpop of batch) await verifier.verifyRequest({ method: 'GET', url: API_URL, authorization: `DPoP ${first.token}`, dpop }, { scopes: ['contacts:read'] });
+  const perSecond = batch.length / ((performance.now() - started) / 1000);
+  const perToken = Math.ceil(perSecond * seconds * 1.5) + 100;
+  const pools = new Map<string, string[]>();
+  for (const { token, key } of set) pools.set(token, await Promise.all(Array.from({ length: perToken }, () => proof(key, 'GET', API_URL, token))));
+  return (token) => {
+    const dpop = pools.get(token)?.pop();
+    return dpop ? { method: 'GET', url: API_URL, authorization: `DPoP ${token}`, dpop } : undefined;
+  };
 }
 
 interface Row {
@@ -74,10 +141,9 @@ async function statements(target: Target): Promise<number> {
   return (await target.stats()).statements;
 }
 
-async function measure(target: Target, scenario: string, verifier: TokenVerifier, tokenSet: string[]): Promise<Row> {
-  const request = (token: string) => ({ method: 'GET', url: 'http://127.0.0.1/contacts', authorization: `Bearer ${token}` });
+async function measure(target: Target, scenario: string, verifier: TokenVerifier, tokenSet: string[], present: Presenter = bearer): Promise<Row> {
   // Warm-up: discovery, keys, first introspection; and a check that every token is accepted.
-  for (const token of tokenSet) await verifier.verifyRequest(request(token), { scopes: ['contacts:read'] });
+  for (const token of tokenSet) await verifier.verifyRequest(present(token) as NonNullable<ReturnType<Presenter>>, { scopes: ['contacts:read'] });
   let introspections = 0;
   const count = (message: unknown) => {
     if ((message as { request: { path: string } }).request.path.startsWith('/token/introspection')) introspections += 1;
@@ -90,8 +156,10 @@ async function measure(target: Target, scenario: string, verifier: TokenVerifier
   await Promise.all(
     tokenSet.map(async (token) => {
       while (performance.now() < until) {
+        const request = present(token);
+        if (!request) throw new Error(`${scenario}: ran out of presigned proofs`);
         const t0 = performance.now();
-        await verifier.verifyRequest(request(token), { scopes: ['contacts:read'] });
+        await verifier.verifyRequest(request, { scopes: ['contacts:read'] });
         latenciesUs.push((performance.now() - t0) * 1000);
       }
     }),
@@ -125,8 +193,10 @@ const target = await startTarget('sqlite', undefined);
 try {
   const set = await tokens(target);
   const base = { issuer: target.issuer, resource: RESOURCE, clientId: 'contacts-api', clientSecret: target.demo['contacts-api'] as string };
+  const dpopVerifier = createTokenVerifier(base);
   const rows = [
     await measure(target, 'JWT, verified offline', createTokenVerifier(base), set.jwt),
+    await measure(target, 'DPoP-bound JWT, verified offline with its proof', dpopVerifier, set.bound.map((b) => b.token), await presignedProofs(dpopVerifier, set.bound)),
     await measure(target, 'opaque, introspection cache off', createTokenVerifier({ ...base, introspectionCacheSeconds: 0 }), set.opaque),
     await measure(target, 'opaque, default cache (5 s)', createTokenVerifier(base), set.opaque),
   ];

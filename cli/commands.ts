@@ -33,7 +33,10 @@ const FLAGS: Record<string, string> = {
   max_grant_duration: '--max-grant-duration',
   dynamic_clients: '--dynamic-clients',
   default_scope: '--default-scope',
+  may_exchange_for: '--may-exchange-for',
   scopes: '--scope',
+  dpop_bound_access_tokens: '--dpop-bound',
+  require_pushed_authorization_requests: '--require-par',
 };
 
 export function flagFor(field: string): string {
@@ -133,6 +136,8 @@ export async function clientAdd(values: Values, { admin, out }: CommandContext) 
     policy_uri: optional(values, 'policy-uri'),
     tos_uri: optional(values, 'tos-uri'),
     admin: values.admin === true ? true : undefined,
+    dpop_bound_access_tokens: values['dpop-bound'] === true ? true : undefined,
+    require_pushed_authorization_requests: values['require-par'] === true ? true : undefined,
   });
   const created = await admin.clients.add(input, CLI);
   const lines = [`client_id:     ${created.client_id}`];
@@ -200,6 +205,8 @@ export async function resourceAdd(values: Values, { admin, out }: CommandContext
     max_grant_duration: seconds(values, 'max-grant-duration'),
     dynamic_clients: values['dynamic-clients'] === true ? true : undefined,
     default_scope: optional(values, 'default-scope'),
+    may_exchange_for: list(values, 'may-exchange-for').filter(Boolean),
+    status_list_ttl: seconds(values, 'status-list-ttl'),
   });
   const created = await admin.resources.add(input, CLI);
   out.result(created, [
@@ -228,11 +235,18 @@ export async function resourceUpdate(values: Values, { admin, out }: CommandCont
   if (!id) throw new UsageError('usage: latchkey resource update RESOURCE_URI [--dynamic-clients true|false] [--default-scope "a b"]');
   const dynamicClients = trueOrFalse(optional(values, 'dynamic-clients'), 'dynamic-clients');
   const defaultScope = optional(values, 'default-scope');
-  if (dynamicClients === undefined && defaultScope === undefined) throw new UsageError('nothing to change: give --dynamic-clients true|false and/or --default-scope');
-  const updated = await admin.resources.update(id, checked(S.ResourceChanges, { dynamic_clients: dynamicClients, default_scope: defaultScope }), CLI);
+  // Given at all, --may-exchange-for replaces the list; `--may-exchange-for ""` empties it.
+  const exchanges = values['may-exchange-for'] === undefined ? undefined : list(values, 'may-exchange-for').filter(Boolean);
+  const statusListTtl = seconds(values, 'status-list-ttl');
+  if (dynamicClients === undefined && defaultScope === undefined && exchanges === undefined && statusListTtl === undefined) {
+    throw new UsageError('nothing to change: give --dynamic-clients true|false, --default-scope, --may-exchange-for and/or --status-list-ttl');
+  }
+  const changes = { dynamic_clients: dynamicClients, default_scope: defaultScope, may_exchange_for: exchanges, status_list_ttl: statusListTtl };
+  const updated = await admin.resources.update(id, checked(S.ResourceChanges, changes), CLI);
   out.result(
     updated,
-    `${updated.id}: self-registered and metadata-document clients ${updated.dynamic_clients ? 'may' : 'may not'} ask for its scopes; default scope ${updated.default_scope ?? '(none)'}`,
+    `${updated.id}: self-registered and metadata-document clients ${updated.dynamic_clients ? 'may' : 'may not'} ask for its scopes; default scope ${updated.default_scope ?? '(none)'}; ` +
+      `status list ttl ${updated.status_list_ttl} s`,
   );
 }
 

@@ -62,7 +62,8 @@ const COMMANDS: Record<string, Command> = {
   'client add': {
     usage:
       'client add --name N --redirect-uri U [--redirect-uri U2] [--public] [--native] [--scope "S1 S2"] [--resource R]... ' +
-      '[--grant-types "authorization_code refresh_token client_credentials"] [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U]\n' +
+      '[--grant-types "authorization_code refresh_token client_credentials"] [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U] ' +
+      '[--dpop-bound] [--require-par]\n' +
       '  latchkey client add --admin --name N [--scope latchkey:admin.read]   (a client of the admin API)',
     options: {
       ...json,
@@ -78,6 +79,8 @@ const COMMANDS: Record<string, Command> = {
       'client-uri': { type: 'string' },
       'policy-uri': { type: 'string' },
       'tos-uri': { type: 'string' },
+      'dpop-bound': { type: 'boolean' },
+      'require-par': { type: 'boolean' },
     },
     run: commands.clientAdd,
   },
@@ -92,7 +95,7 @@ const COMMANDS: Record<string, Command> = {
   'resource add': {
     usage:
       'resource add --id URI --scope "a b" [--name N] [--format opaque|jwt] [--ttl SECONDS] [--max-grant-duration SECONDS] ' +
-      '[--describe "a=Plain words"]... [--dynamic-clients] [--default-scope "a"]',
+      '[--describe "a=Plain words"]... [--dynamic-clients] [--default-scope "a"] [--may-exchange-for DOWNSTREAM_URI]... [--status-list-ttl SECONDS]',
     options: {
       ...json,
       id: { type: 'string' },
@@ -104,12 +107,20 @@ const COMMANDS: Record<string, Command> = {
       describe: { type: 'string', multiple: true },
       'dynamic-clients': { type: 'boolean' },
       'default-scope': { type: 'string' },
+      'may-exchange-for': { type: 'string', multiple: true },
+      'status-list-ttl': { type: 'string' },
     },
     run: commands.resourceAdd,
   },
   'resource update': {
-    usage: 'resource update RESOURCE_URI [--dynamic-clients true|false] [--default-scope "a b"]',
-    options: { ...json, 'dynamic-clients': { type: 'string' }, 'default-scope': { type: 'string' } },
+    usage: 'resource update RESOURCE_URI [--dynamic-clients true|false] [--default-scope "a b"] [--may-exchange-for DOWNSTREAM_URI]... [--status-list-ttl SECONDS]',
+    options: {
+      ...json,
+      'dynamic-clients': { type: 'string' },
+      'default-scope': { type: 'string' },
+      'may-exchange-for': { type: 'string', multiple: true },
+      'status-list-ttl': { type: 'string' },
+    },
     positional: true,
     run: commands.resourceUpdate,
   },

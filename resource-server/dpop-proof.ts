@@ -2,7 +2,7 @@
 // signed with the key the access token is bound to, naming this request's method and URL, this
 // access token (`ath`), a recent time and an id never used before.
 import crypto from 'node:crypto';
-import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, errors, jwtVerify, type JWK, type JWTPayload } from 'jose';
+import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
 import { Refusal } from './errors.ts';
 import { ExpiringCache } from './expiring-cache.ts';
 import { normaliseHtu } from './urls.ts';
@@ -32,6 +32,19 @@ export interface DpopOptions {
 const JWS = /^[\w-]+\.[\w-]+\.[\w-]+$/;
 // RFC 7518 §6.2.2, §6.3.2, §6.4: members only a private or symmetric key has.
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+// RFC 7638 §3.2: the members a key's thumbprint covers, in lexicographic order, per key type.
+const THUMBPRINT_MEMBERS: Record<string, readonly string[]> = { EC: ['crv', 'kty', 'x', 'y'], OKP: ['crv', 'kty', 'x'], RSA: ['e', 'kty', 'n'] };
+/** Imported proof keys, by thumbprint: a client signs every proof with one key, and importing it is most of a check's cost. */
+const KEY_CACHE_ENTRIES = 1000;
+const KEY_CACHE_MS = 10 * 60 * 1000;
+
+/** RFC 7638 thumbprint (SHA-256) of a public JWK; undefined for a key type proofs cannot use. */
+function thumbprintOf(jwk: Record<string, unknown>): string | undefined {
+  const members = typeof jwk.kty === 'string' ? THUMBPRINT_MEMBERS[jwk.kty] : undefined;
+  if (!members || members.some((member) => typeof jwk[member] !== 'string')) return undefined;
+  const canonical = JSON.stringify(Object.fromEntries(members.map((member) => [member, jwk[member]])));
+  return crypto.createHash('sha256').update(canonical).digest('base64url');
+}
 
 function refuse(description: string, cause?: unknown): never {
   throw new Refusal('invalid_dpop_proof', description, { scheme: 'DPoP', cause });
@@ -55,6 +68,21 @@ function onlyProof(values: string | readonly string[] | undefined): string {
 
 export function createDpopVerifier(o: DpopOptions) {
   const seen = new ExpiringCache<true>(o.dpopReplayCacheMaxEntries);
+  const keys = new ExpiringCache<crypto.KeyObject>(KEY_CACHE_ENTRIES);
+
+  /** The proof's key, imported once per thumbprint: the same members give the same key. */
+  function publicKeyOf(jwk: Record<string, unknown>, jkt: string): crypto.KeyObject {
+    const cached = keys.get(jkt);
+    if (cached) return cached;
+    let key: crypto.KeyObject;
+    try {
+      key = crypto.createPublicKey({ key: jwk as crypto.JsonWebKey, format: 'jwk' });
+    } catch (error) {
+      refuse('The DPoP proof is malformed', error);
+    }
+    keys.set(jkt, key, Date.now() + KEY_CACHE_MS);
+    return key;
+  }
 
   /** Every check that needs no access token claims: run before the token costs a round trip. */
   async function verify(header: string | readonly string[] | undefined, request: ProofContext): Promise<VerifiedProof> {
@@ -68,13 +96,15 @@ export function createDpopVerifier(o: DpopOptions) {
     } catch (error) {
       refuse('The DPoP proof is malformed', error);
     }
-    if (embedded && typeof embedded === 'object' && PRIVATE_MEMBERS.some((member) => member in embedded)) refuse('The DPoP proof key must be a public key');
+    if (!embedded || typeof embedded !== 'object' || Array.isArray(embedded)) refuse('The DPoP proof is malformed');
+    if (PRIVATE_MEMBERS.some((member) => member in embedded)) refuse('The DPoP proof key must be a public key');
+    // §4.3 step 10 binds the proof to its key's thumbprint; the key is checked against the token later.
+    const jkt = thumbprintOf(embedded as Record<string, unknown>);
+    if (!jkt) refuse('The DPoP proof is malformed');
     let payload: JWTPayload;
-    let jwk: JWK;
     try {
-      let protectedHeader;
-      ({ payload, protectedHeader } = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: [...o.dpopAlgorithms] }));
-      jwk = protectedHeader.jwk as JWK;
+      // The key the header carries (what jose's EmbeddedJWK would use), imported once per key.
+      ({ payload } = await jwtVerify(proof, publicKeyOf(embedded as Record<string, unknown>, jkt), { typ: 'dpop+jwt', algorithms: [...o.dpopAlgorithms] }));
     } catch (error) {
       refuse(describe(error), error);
     }
@@ -97,7 +127,6 @@ export function createDpopVerifier(o: DpopOptions) {
     if (typeof ath !== 'string') refuse('The DPoP proof needs an ath claim for the access token');
     if (ath !== hash) refuse('The DPoP proof is for another access token');
 
-    const jkt = await calculateJwkThumbprint(jwk, 'sha256');
     // jti values are chosen by whoever holds the key, so they are scoped to it.
     const replayKey = crypto.createHash('sha256').update(`${jkt}\n${jti}`).digest('base64url');
     if (seen.get(replayKey) !== undefined) refuse('The DPoP proof has been used before');

@@ -1,10 +1,12 @@
-// JWT access tokens (RFC 9068), verified offline against the issuer's published keys. They
-// cannot be recalled before they expire: that is the price of not asking the issuer.
+// JWT access tokens (RFC 9068), verified offline against the issuer's published keys; one that
+// names a status list is also looked up there (status-list.ts), so a recall reaches the API
+// within the list's ttl without asking the issuer about each token.
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { boundKeyOf, isOnlyAudience, scopesOf, type CheckedToken } from './access-token.ts';
 import type { IssuerMetadata } from './discovery.ts';
 import { unavailable } from './authorization-server.ts';
 import { Refusal } from './errors.ts';
+import { createStatusListCheck } from './status-list.ts';
 import type { ResolvedOptions } from './options.ts';
 
 /** Why jose refused the token, in words for the caller (error_description). */
@@ -58,6 +60,8 @@ export function createJwtCheck(o: ResolvedOptions, discovery: () => Promise<Issu
     }
   };
 
+  const checkStatus = createStatusListCheck(o, keys);
+
   return async function checkJwt(token) {
     let payload: JWTPayload;
     try {
@@ -81,6 +85,8 @@ export function createJwtCheck(o: ResolvedOptions, discovery: () => Promise<Issu
     if (typeof iat !== 'number' || iat > Date.now() / 1000 + o.clockToleranceSeconds) throw new Refusal('invalid_token', 'The access token has an invalid iat claim');
     if (typeof clientId !== 'string' || clientId === '') throw new Refusal('invalid_token', 'The access token has an invalid client_id claim');
     const boundTo = boundKeyOf(payload.cnf);
+    // §8.3: the token is valid in every other respect first; only then is its status looked up.
+    await checkStatus(payload.status, iat);
     return {
       // RFC 9068 §2.2: without a user, `sub` is the client's own id; we report no user then.
       ...(typeof payload.sub === 'string' && payload.sub !== clientId ? { sub: payload.sub } : {}),

@@ -8,13 +8,18 @@ import { securityHeaders } from './http/security-headers.ts';
 import { sameOriginPosts } from './http/same-origin.ts';
 import { registrationCors } from './http/registration-cors.ts';
 import { pinToIssuer } from './http/pin-to-issuer.ts';
+import { laneForProviderPaths } from './http/provider-lane.ts';
 import { missingClientAuthIs401 } from './oidc/client-auth-errors.ts';
 import { interactionRoutes } from './routes/interaction.ts';
 import { createConsentStep } from './routes/consent.ts';
-import { ACCOUNT_CLIENT_ID, accountRoutes } from './routes/account.ts';
+import { accountRoutes } from './routes/account.ts';
+import { accountSignInRoutes } from './routes/account-sign-in.ts';
+import { createAccountSession } from './routes/account-session.ts';
+import { createPasswordSignIn } from './routes/password-sign-in.ts';
 import { siteRoutes } from './routes/site.ts';
+import { statusListRoutes } from './routes/status-lists.ts';
 import { metricsRoute } from './routes/metrics.ts';
-import { adminApi } from './routes/admin/router.ts';
+import { ADMIN_PREFIX, adminApi } from './routes/admin/router.ts';
 import { throttleRegistration } from './security/throttle-hooks.ts';
 import { observeRequests, routeOf } from './observability/requests.ts';
 import { errorBoundary } from './http/error-boundary.ts';
@@ -48,14 +53,16 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   app.use(observeRequests({ log, metrics, trustProxy: config.trustProxy }));
 
   // The one place our routes' failures become responses (http/error-boundary.ts).
-  app.use(errorBoundary({ views, log, routeOf }));
+  app.use(errorBoundary({ views, log, routeOf, jsonUnder: [ADMIN_PREFIX] }));
   app.use(securityHeaders({ hsts: config.issuer.startsWith('https:') }));
-  app.use(async (ctx, next) => {
+  app.use((ctx, next) => {
     // Methods nobody here implements (TRACE, PROPFIND, ...): 405, never a 5xx (T42 fuzzing).
     if (!KNOWN_METHODS.has(ctx.method)) throw methodNotAllowed('GET, HEAD, POST, PUT, DELETE, OPTIONS');
     return next();
   });
 
+  // From here to the provider: our routes and the guards of their paths (see the lane below).
+  const oursFrom = app.middleware.length;
   app.use(
     sameOriginPosts({
       issuer: config.issuer,
@@ -72,16 +79,22 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
     csrf,
     audit,
     isVerifiedClient,
-    firstPartyClientId: ACCOUNT_CLIENT_ID,
     durations: { durations: config.grantDurations, defaultDuration: config.grantDurationDefault, grantTtl: config.ttl.grant },
   });
-  const devices = createDeviceCookie({ secure: config.issuer.startsWith('https:') });
+  const secureCookies = config.issuer.startsWith('https:');
+  const devices = createDeviceCookie({ secure: secureCookies });
   const interactions = interactionRoutes({ provider, accounts, catalog, views, csrf, isVerifiedClient, throttle, devices, consent, audit, metrics });
-  const account = accountRoutes({ provider, accounts, grants, audit, catalog, views, csrf, issuer: config.issuer });
+  // The account area: our own page on the provider's login session, with its own sign-in form.
+  const session = createAccountSession({ provider, accounts, sessionTtl: config.ttl.session, secureCookies });
+  const passwordSignIn = createPasswordSignIn({ accounts, throttle, devices, audit, metrics });
+  const accountSignIn = accountSignInRoutes({ session, passwordSignIn, views, csrf, formTtl: config.ttl.interaction, secureCookies });
+  const account = accountRoutes({ provider, session, grants, audit, catalog, views, csrf });
   app.use(site.routes()).use(site.allowedMethods());
+  app.use(statusListRoutes({ statusLists: core.statusLists }).routes());
   if (config.metrics.token) app.use(metricsRoute(metrics, { token: config.metrics.token }).routes());
   if (instrument.routes) app.use(instrument.routes.routes());
   app.use(interactions.routes()).use(interactions.allowedMethods());
+  app.use(accountSignIn.routes()).use(accountSignIn.allowedMethods());
   app.use(account.routes()).use(account.allowedMethods());
   app.use(adminApi({ admin: core.administration, provider, issuer: config.issuer }));
   if (config.dynamicRegistration !== 'off') app.use(registrationCors('/reg'));
@@ -93,6 +106,8 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
     if ((ctx.method === 'POST' && ctx.path === '/reg') || (ctx.method === 'PUT' && ctx.path.startsWith('/reg/'))) await catalog.reload();
     return next();
   });
+  // Token, introspection and revocation requests skip all of that (http/provider-lane.ts).
+  laneForProviderPaths(app, oursFrom, new Set(['token', 'introspection', 'revocation'].map((route) => provider.pathFor(route))));
   app.use(missingClientAuthIs401({ issuer: config.issuer }));
   app.use(mount(provider as unknown as Koa));
 

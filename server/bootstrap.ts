@@ -3,30 +3,14 @@
 import type { Knex } from 'knex';
 import { migrateToLatest } from '../adapters/migrations/index.ts';
 import type { Config } from './config/env.ts';
-import { providerKeysOf, sealerFor, withSharedKeys, type KeyMaterial, type ProviderKeys } from './config/keys.ts';
-import { initializeSharedKeys } from '../adapters/key-store.ts';
+import type { KeyMaterial } from './config/keys.ts';
+import { loadSharedKeys, withSharedKeys } from './services/shared-keys.ts';
 import { checkKeyPairing } from './services/key-pairing.ts';
 import { isPostgres } from '../adapters/rows.ts';
 import type { Logger } from './log.ts';
 import { isDatabaseEmpty, seedDemoData } from './services/demo-data.ts';
 import { createManagement } from './management.ts';
-import { ClientStore } from '../adapters/client-store.ts';
-import { ACCOUNT_AREA_CLIENT_ID as ACCOUNT_CLIENT_ID } from './services/account-area.ts';
-
-/** Our own account area signs users in through the authorization endpoint as a first-party client. */
-export async function ensureAccountClient(db: Knex, keys: KeyMaterial, issuer: string): Promise<void> {
-  await new ClientStore(db, sealerFor(keys)).ensureSystemClient({
-    client_id: ACCOUNT_CLIENT_ID,
-    client_name: 'Your account',
-    application_type: 'web',
-    grant_types: ['authorization_code'],
-    response_types: ['code'],
-    redirect_uris: [`${issuer}/account/callback`],
-    token_endpoint_auth_method: 'none',
-    scope: 'openid',
-    resource_scopes: {},
-  });
-}
+import { removeRetiredAccountClient, RETIRED_ACCOUNT_CLIENT_ID } from './services/account-area.ts';
 
 /** An arbitrary constant naming Latchkey's bootstrap lock among PostgreSQL advisory locks. */
 const BOOTSTRAP_LOCK = 7_316_245_001;
@@ -69,9 +53,11 @@ export async function prepareDatabase(
     if (applied.length) log.info('database migrated', { applied });
     await checkKeyPairing(db, fileKeys, config.keysJson ? 'LATCHKEY_KEYS' : config.keysFile);
     // The first instance's signing and cookie keys become everyone's.
-    const shared = await initializeSharedKeys<ProviderKeys>(db, sealerFor(fileKeys), providerKeysOf(fileKeys));
+    const shared = await loadSharedKeys(db, fileKeys);
     const keys = withSharedKeys(fileKeys, shared.keys);
-    await ensureAccountClient(db, keys, config.issuer);
+    // The account area signs in on its own page now; the client it used to sign in with goes.
+    const retired = await removeRetiredAccountClient(db);
+    if (retired.removed) log.info('retired account-area client removed', { client: RETIRED_ACCOUNT_CLIENT_ID, payloads: retired.payloads });
     if (config.seedDemo && (await isDatabaseEmpty(db))) {
       const summary = await seedDemoData(createManagement(db, { config, keys, log }), { keysFile: config.keysFile, log });
       log.info('demo data seeded', summary);

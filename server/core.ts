@@ -7,19 +7,22 @@ import type { Adapter } from 'oidc-provider';
 import type Router from '@koa/router';
 import sqlite3 from 'sqlite3';
 import type { Config } from './config/env.ts';
-import { sealerFor, type KeyMaterial } from './config/keys.ts';
+import { sealerFor, type KeyMaterial, type SigningJwk } from './config/keys.ts';
 import { ClientStore } from '../adapters/client-store.ts';
 import { createAdapterFactory, findPayloads, PayloadAdapter } from '../adapters/knex-adapter.ts';
 import { GroupCommit } from '../adapters/group-commit.ts';
 import { PayloadReader } from '../adapters/payload-reader.ts';
 import { asOneUnit } from '../adapters/write-unit.ts';
 import { SqliteReadConnection, SqliteStatements } from '../adapters/sqlite-statements.ts';
+import { StatusListStore } from '../adapters/status-list-store.ts';
 import { isPostgres } from '../adapters/rows.ts';
 import { createAccounts, type Accounts } from './services/accounts.ts';
 import { ResourceCatalog } from './services/resources.ts';
 import { adminResource } from './services/admin-resource.ts';
 import { createAudit, type Audit } from './services/audit.ts';
 import { createGrants, type Grants } from './services/grants.ts';
+import { createStatusLists, type StatusLists } from './services/status-lists.ts';
+import { recallingJwtAccessTokens } from './oidc/status-recall.ts';
 import { createAdministration, type Administration } from './services/administration/index.ts';
 import { cachedClients } from './services/client-cache.ts';
 import { createViews, type Views } from './http/views.ts';
@@ -27,6 +30,7 @@ import { createCsrf, type Csrf } from './http/csrf.ts';
 import { createInterstitial } from './oidc/interstitial.ts';
 import { adapterErrors, createProvider } from './oidc/provider.ts';
 import { installSingleUseGrants } from './oidc/single-use.ts';
+import { installTokenExchange } from './oidc/token-exchange.ts';
 import { auditProviderEvents } from './oidc/audit-events.ts';
 import { createThrottle, type Throttle } from './security/throttle.ts';
 import { throttleClientSecrets } from './security/throttle-hooks.ts';
@@ -74,6 +78,8 @@ export interface Core {
   throttle: Throttle;
   audit: Audit;
   grants: Grants;
+  /** Status lists of JWT access tokens (services/status-lists.ts). */
+  statusLists: StatusLists;
   /** The operator's service layer (the admin API's, and the CLI's over its own connection). */
   administration: Administration;
   metrics: Metrics;
@@ -137,12 +143,24 @@ export async function buildCore(deps: AppDeps): Promise<Core> {
       : undefined;
   const reader = new PayloadReader(db, now, readConnection ?? statements);
   const storage = instrument.providerStorage?.(clientsForProvider);
+  // JWT access tokens point into status lists; revoking a grant sets their bits (oidc/status-recall.ts).
+  const statusLists = createStatusLists({
+    store: new StatusListStore(db, { writer }),
+    catalog,
+    issuer: config.issuer,
+    signingKey: keys.signing[0] as SigningJwk,
+    grantKey: (grantId) => sealer.digest(grantId),
+    now,
+  });
   const provider = createProvider({
     config,
     keys,
-    adapter:
+    adapter: recallingJwtAccessTokens(
       storage?.adapter ??
-      createAdapterFactory(db, sealer, clientsForProvider, { errors: adapterErrors, now, revokedGrantTtl: config.ttl.grant, writer, reader }),
+        createAdapterFactory(db, sealer, clientsForProvider, { errors: adapterErrors, now, revokedGrantTtl: config.ttl.grant, writer, reader }),
+      statusLists,
+    ),
+    statusLists,
     accounts,
     catalog,
     views,
@@ -164,7 +182,8 @@ export async function buildCore(deps: AppDeps): Promise<Core> {
       audit.note({ event: 'token.reuse_detected', clientId: ctx.oidc.client?.clientId, grantId, actor: 'client', ip: ctx.ip, details: { kind } });
     },
   });
-  const grants = createGrants({ db, sealer, provider, audit });
+  installTokenExchange(provider, { catalog, accounts, audit });
+  const grants = createGrants({ db, sealer, provider, audit, statusLists });
   const administration = createAdministration({ db, config, fileKeys: () => keys, provider, store: clients, catalog, accounts, audit, grants });
   auditProviderEvents(provider, audit);
   observeProviderEvents(provider, { log, metrics });
@@ -179,6 +198,7 @@ export async function buildCore(deps: AppDeps): Promise<Core> {
     throttle,
     audit,
     grants,
+    statusLists,
     administration,
     metrics,
     isVerifiedClient,

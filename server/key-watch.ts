@@ -6,8 +6,9 @@
 import fs from 'node:fs';
 import type { Knex } from 'knex';
 import type { Config } from './config/env.ts';
-import { dataKeys, loadKeyMaterial, providerKeysOf, sealerFor, withSharedKeys, type KeyMaterial, type ProviderKeys } from './config/keys.ts';
-import { initializeSharedKeys, readSharedKeys, sharedKeysVersion } from '../adapters/key-store.ts';
+import { dataKeys, loadKeyMaterial, type KeyMaterial } from './config/keys.ts';
+import { sharedKeysVersion } from '../adapters/key-store.ts';
+import { loadSharedKeys, withSharedKeys } from './services/shared-keys.ts';
 import { checkKeyPairing } from './services/key-pairing.ts';
 import type { Logger } from './log.ts';
 
@@ -36,8 +37,7 @@ export function watchKeys({
 
   async function load(): Promise<{ keys: KeyMaterial; version: number }> {
     const file = loadKeyMaterial(config).material;
-    const shared =
-      (await readSharedKeys<ProviderKeys>(db, sealerFor(file))) ?? (await initializeSharedKeys<ProviderKeys>(db, sealerFor(file), providerKeysOf(file)));
+    const shared = await loadSharedKeys(db, file);
     return { keys: withSharedKeys(file, shared.keys), version: shared.version };
   }
 

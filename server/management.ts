@@ -6,7 +6,7 @@
 import type { Knex } from 'knex';
 import Provider from 'oidc-provider';
 import type { Config } from './config/env.ts';
-import { sealerFor, type KeyMaterial } from './config/keys.ts';
+import { sealerFor, type KeyMaterial, type SigningJwk } from './config/keys.ts';
 import { ClientStore } from '../adapters/client-store.ts';
 import { createAdapterFactory } from '../adapters/knex-adapter.ts';
 import { createAccounts } from './services/accounts.ts';
@@ -14,6 +14,9 @@ import { ResourceCatalog } from './services/resources.ts';
 import { adminResource } from './services/admin-resource.ts';
 import { createAudit } from './services/audit.ts';
 import { createGrants } from './services/grants.ts';
+import { createStatusLists } from './services/status-lists.ts';
+import { StatusListStore } from '../adapters/status-list-store.ts';
+import { recallingJwtAccessTokens } from './oidc/status-recall.ts';
 import { createAdministration } from './services/administration/index.ts';
 import { buildConfiguration } from './oidc/configuration.ts';
 import { adapterErrors } from './oidc/provider.ts';
@@ -29,12 +32,20 @@ export function createManagement(
   const catalog = new ResourceCatalog(db, 0, [adminResource(config.issuer)]);
   const accounts = createAccounts(db);
   const audit = createAudit(db, log);
+  // A grant the CLI revokes recalls its JWT access tokens as the server's revocations do.
+  const statusLists = createStatusLists({
+    store: new StatusListStore(db),
+    catalog,
+    issuer: config.issuer,
+    signingKey: keys.signing[0] as SigningJwk,
+    grantKey: (grantId) => sealer.digest(grantId),
+  });
   const provider = new Provider(
     config.issuer,
     buildConfiguration({
       config,
       keys,
-      adapter: createAdapterFactory(db, sealer, store, { errors: adapterErrors, now: Date.now, revokedGrantTtl: config.ttl.grant }),
+      adapter: recallingJwtAccessTokens(createAdapterFactory(db, sealer, store, { errors: adapterErrors, now: Date.now, revokedGrantTtl: config.ttl.grant }), statusLists),
       accounts,
       catalog,
       views: createViews({ cache: false }),
@@ -42,7 +53,7 @@ export function createManagement(
       isVerifiedClient: async () => false,
     }),
   );
-  const grants = createGrants({ db, sealer, provider, audit });
+  const grants = createGrants({ db, sealer, provider, audit, statusLists });
   const admin = createAdministration({ db, config, provider, store, catalog, accounts, audit, grants });
 
   return {

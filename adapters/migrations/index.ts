@@ -9,6 +9,8 @@ import * as partialIndexes from './20261124030000_partial_indexes.ts';
 import * as dynamicClients from './20261206000000_dynamic_clients.ts';
 import * as scopesPerResource from './20261206010000_scopes_per_resource.ts';
 import * as keyMaterial from './20261206020000_key_material.ts';
+import * as resourceExchanges from './20261206050000_resource_exchanges.ts';
+import * as statusLists from './20261207000000_status_lists.ts';
 
 const migrations: Record<string, Knex.Migration> = {
   '20261123000000_initial': initial,
@@ -19,6 +21,8 @@ const migrations: Record<string, Knex.Migration> = {
   '20261206000000_dynamic_clients': dynamicClients,
   '20261206010000_scopes_per_resource': scopesPerResource,
   '20261206020000_key_material': keyMaterial,
+  '20261206050000_resource_exchanges': resourceExchanges,
+  '20261207000000_status_lists': statusLists,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -47,6 +47,10 @@ export interface Config {
   clientIdMetadataDocuments: boolean;
   /** Development only: metadata documents may be fetched from loopback addresses (tests serve them there). */
   cimdAllowLoopback: boolean;
+  /** DPoP proofs (RFC 9449) must carry a nonce this server handed out (§8), at every endpoint that takes them. */
+  dpopNonce: boolean;
+  /** Every client must push its authorization requests (RFC 9126), not only those registered to. */
+  requirePar: boolean;
   /** How often each instance checks the database for rotated signing and cookie keys (s, at most 60). */
   keysPollSeconds: number;
   /** After SIGTERM, how long readiness answers 503 while requests are still accepted (s). */
@@ -276,6 +280,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     dynamicRegistration: readChoice(env, 'DYNAMIC_REGISTRATION', ['token', 'open', 'off'] as const, 'token'),
     clientIdMetadataDocuments: readBoolean(env, 'CLIENT_ID_METADATA_DOCUMENTS', true),
     cimdAllowLoopback,
+    dpopNonce: readBoolean(env, 'DPOP_NONCE', false),
+    requirePar: readBoolean(env, 'REQUIRE_PAR', false),
     throttle: {
       loginFreeAttempts: readInteger(env, 'LOGIN_FREE_ATTEMPTS', 5, { min: 1, max: 100 }),
       loginBackoffSeconds: readInteger(env, 'LOGIN_BACKOFF_SECONDS', 30, { min: 1, max: 3600 }),

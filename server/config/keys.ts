@@ -38,6 +38,14 @@ export interface KeyMaterial {
    * signing keys, `cookie:<fingerprint>` for cookie keys and `data:<key id>` for data keys.
    */
   retired?: Record<string, number>;
+  /**
+   * 32 random bytes, base64url: oidc-provider's `features.dPoP.nonceSecret`, from which the DPoP
+   * server nonces (RFC 9449 §8) are derived. Every instance must hold the same one, or a nonce one
+   * hands out is refused by the next: it is shared through the database like the signing and
+   * cookie keys (services/shared-keys.ts). Key files written before it existed have none; the
+   * database then gets one on the first start (see there).
+   */
+  dpopNonce?: string;
 }
 
 export function generateSigningKey(): SigningJwk {
@@ -52,7 +60,7 @@ export function generateSecret(bytes = 32): string {
 }
 
 export function generateKeyMaterial(): KeyMaterial {
-  return { signing: [generateSigningKey()], cookies: [generateSecret()], data: generateSecret(32) };
+  return { signing: [generateSigningKey()], cookies: [generateSecret()], data: generateSecret(32), dpopNonce: generateSecret(32) };
 }
 
 function validate(raw: unknown, source: string): KeyMaterial {
@@ -77,6 +85,10 @@ function validate(raw: unknown, source: string): KeyMaterial {
   const { dataRetired } = raw as Record<string, unknown>;
   if (dataRetired !== undefined && (!Array.isArray(dataRetired) || !dataRetired.every((k) => typeof k === 'string' && Buffer.from(k, 'base64url').length === 32))) {
     fail('"dataRetired" must be an array of 32-byte base64url data keys');
+  }
+  const { dpopNonce } = raw as Record<string, unknown>;
+  if (dpopNonce !== undefined && (typeof dpopNonce !== 'string' || Buffer.from(dpopNonce, 'base64url').length !== 32)) {
+    fail('"dpopNonce" must be 32 bytes, base64url-encoded');
   }
   return raw as KeyMaterial;
 }
@@ -141,36 +153,6 @@ export function loadKeyMaterial(config: Pick<Config, 'env' | 'keysFile' | 'keysJ
 /** A short public fingerprint of a data key (the active one by default), stored in the database to detect a key mix-up. */
 export function dataKeyFingerprint(material: KeyMaterial, key = material.data): string {
   return crypto.createHash('sha256').update(`latchkey-data-key:${key}`).digest('base64url').slice(0, 22);
-}
-
-/** The keys every instance shares through the database (adapters/key-store.ts). */
-export interface ProviderKeys {
-  signing: SigningJwk[];
-  cookies: string[];
-  retired?: Record<string, number>;
-}
-
-/** What goes to the database: signing and cookie keys, never the data keys. */
-export function providerKeysOf(material: KeyMaterial): ProviderKeys {
-  const retired = Object.fromEntries(Object.entries(material.retired ?? {}).filter(([id]) => !id.startsWith('data:')));
-  return { signing: material.signing, cookies: material.cookies, ...(Object.keys(retired).length ? { retired } : {}) };
-}
-
-/**
- * The key material an instance runs with: the data keys from KEYS_FILE or LATCHKEY_KEYS (the same
- * on every instance), the signing and cookie keys from the database (shared, rotated in one
- * place). The file's own signing and cookie keys only seed the database on the first start.
- */
-export function withSharedKeys(file: KeyMaterial, shared: ProviderKeys): KeyMaterial {
-  const dataRetired = Object.fromEntries(Object.entries(file.retired ?? {}).filter(([id]) => id.startsWith('data:')));
-  const retired = { ...shared.retired, ...dataRetired };
-  return {
-    signing: shared.signing,
-    cookies: shared.cookies,
-    data: file.data,
-    ...(file.dataRetired?.length ? { dataRetired: file.dataRetired } : {}),
-    ...(Object.keys(retired).length ? { retired } : {}),
-  };
 }
 
 /** Every data key: the active one first, then the retired ones, newest first. */

@@ -17,12 +17,22 @@ export function answerJson(ctx: Context): void {
   ctx.state.json = true;
 }
 
-/** API routes say so; elsewhere (our pages) JSON only for a client that prefers it to HTML. */
-function wantsJson(ctx: Context): boolean {
-  return ctx.state.json === true || ctx.accepts('html', 'json') === 'json';
+export interface ErrorBoundaryOptions {
+  views: Views;
+  log: Logger;
+  routeOf: (ctx: Context) => string;
+  /** Path prefixes that are APIs throughout: JSON even for failures before their routes run (a 405 for TRACE). */
+  jsonUnder?: readonly string[];
 }
 
-export function errorBoundary({ views, log, routeOf }: { views: Views; log: Logger; routeOf: (ctx: Context) => string }) {
+export function errorBoundary({ views, log, routeOf, jsonUnder = [] }: ErrorBoundaryOptions) {
+  /** API routes say so; elsewhere (our pages) JSON only for a client that prefers it to HTML. */
+  function wantsJson(ctx: Context): boolean {
+    if (ctx.state.json === true) return true;
+    if (jsonUnder.some((prefix) => ctx.path === prefix || ctx.path.startsWith(`${prefix}/`))) return true;
+    return ctx.accepts('html', 'json') === 'json';
+  }
+
   function asHttpError(ctx: Context, error: unknown): HttpError {
     if (error instanceof HttpError) return error;
     if (error instanceof ServiceError) return fromServiceError(error);

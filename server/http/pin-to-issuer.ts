@@ -9,7 +9,8 @@ import type { Context, Next } from 'koa';
 export function pinToIssuer({ issuer, trustProxy }: { issuer: string; trustProxy: boolean }) {
   const { host, protocol } = new URL(issuer);
   const scheme = protocol.replace(':', '');
-  return async function pin(ctx: Context, next: Next) {
+  // Not async: it only passes the request on (one promise less per request).
+  return function pin(ctx: Context, next: Next) {
     const headers = ctx.req.headers;
     headers.host = host;
     delete headers['x-forwarded-host'];

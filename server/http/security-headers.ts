@@ -28,19 +28,26 @@ export function allowFormAction(ctx: Context, uri: string): void {
   (state[FORM_ACTION_KEY] ??= new Set()).add(source);
 }
 
-function contentSecurityPolicy(ctx: Context): string {
-  const extra = [...((ctx.state as StateWithFormAction)[FORM_ACTION_KEY] ?? [])];
+function policyWith(formActions: readonly string[]): string {
   return [
     "default-src 'none'",
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self'",
     "connect-src 'self'",
-    `form-action 'self'${extra.length ? ` ${extra.join(' ')}` : ''}`,
+    `form-action 'self'${formActions.length ? ` ${formActions.join(' ')}` : ''}`,
     "frame-ancestors 'none'",
     "base-uri 'none'",
     "object-src 'none'",
   ].join('; ');
+}
+
+/** The policy of nearly every response (no redirect target to allow), built once. */
+const DEFAULT_POLICY = policyWith([]);
+
+function contentSecurityPolicy(ctx: Context): string {
+  const extra = (ctx.state as StateWithFormAction)[FORM_ACTION_KEY];
+  return extra?.size ? policyWith([...extra]) : DEFAULT_POLICY;
 }
 
 interface ProviderView {
@@ -57,7 +64,8 @@ export function securityHeaders({ hsts }: { hsts: boolean }) {
     ctx.set('Referrer-Policy', 'no-referrer');
     ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
     ctx.set('Cache-Control', 'no-store');
-    ctx.set('Content-Security-Policy', contentSecurityPolicy(ctx));
+    const policy = contentSecurityPolicy(ctx);
+    ctx.set('Content-Security-Policy', policy);
     if (hsts && ctx.secure) ctx.set('Strict-Transport-Security', 'max-age=31536000');
     try {
       await next();
@@ -68,9 +76,12 @@ export function securityHeaders({ hsts }: { hsts: boolean }) {
       if (typeof redirectUri === 'string' && oidc?.client?.redirectUriAllowed(redirectUri)) {
         allowFormAction(ctx, redirectUri);
       }
-      if (ctx.response.get('Content-Security-Policy').startsWith("default-src 'none'")) {
+      const current = ctx.response.get('Content-Security-Policy');
+      // Unchanged since it was set, and no form-action to add: nothing to redo (token requests).
+      const unchanged = current === policy && contentSecurityPolicy(ctx) === policy;
+      if (!unchanged && current.startsWith("default-src 'none'")) {
         // Keep any script hash the provider appended (script_src_sha.js), refresh form-action.
-        const hashes = ctx.response.get('Content-Security-Policy').match(/'sha256-[^']+'/g) ?? [];
+        const hashes = current.match(/'sha256-[^']+'/g) ?? [];
         let csp = contentSecurityPolicy(ctx);
         if (hashes.length) csp = csp.replace("script-src 'self'", `script-src 'self' ${hashes.join(' ')}`);
         ctx.set('Content-Security-Policy', csp);

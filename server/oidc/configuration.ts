@@ -15,6 +15,10 @@ import { clientIdMetadataDocumentFeature, providerFetch } from './metadata-docum
 import { createIntrospectionPolicy, createRevocationPolicy } from './token-policies.ts';
 import { checkClientMetadata } from './client-metadata-policy.ts';
 import { createErrorPage, createLogoutPages } from './pages.ts';
+import type { StatusLists } from '../services/status-lists.ts';
+import { statusClaimCustomizer } from './status-claim.ts';
+import { dpopFeature, pushedAuthorizationRequestsFeature } from './dpop-and-par.ts';
+import { extraTokenClaims } from './token-claims.ts';
 
 export interface ConfigurationDeps {
   config: Readonly<Config>;
@@ -27,6 +31,8 @@ export interface ConfigurationDeps {
   findEarlierGrantId: (accountId: string, clientId: string) => Promise<string | undefined>;
   /** Whether an operator has verified the client (dynamically registered ones start unverified). */
   isVerifiedClient: (clientId: string) => Promise<boolean>;
+  /** Where JWT access tokens get their status list entry (status-claim.ts); none: no status claim. */
+  statusLists?: Pick<StatusLists, 'assign'> | undefined;
 }
 
 type Ctx = KoaContextWithOIDC;
@@ -187,6 +193,9 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
       claimsParameter: { enabled: false },
       requestObjects: { enabled: false },
+      // RFC 9449 (sender-constrained tokens) and RFC 9126 (pushed authorization requests).
+      dPoP: dpopFeature(config, keys),
+      pushedAuthorizationRequests: pushedAuthorizationRequestsFeature(config),
     },
 
     extraClientMetadata: {
@@ -237,6 +246,9 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
       }
     },
 
+    // Claims set by the code that makes a token (token-claims.ts: `act` on exchanged tokens).
+    extraTokenClaims,
+
     // CORS only where a browser-based public client needs it (the library's rule, made explicit).
     clientBasedCORS(ctx: Ctx, origin: string, client: { clientAuthMethod: string; redirectUris: string[] }) {
       if (origin === 'null') return false;
@@ -260,6 +272,9 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
       Session: config.ttl.session,
       Interaction: config.ttl.interaction,
     },
+
+    // JWT access tokens carry their status list entry, so they can be recalled (status-claim.ts).
+    ...(deps.statusLists ? { formats: { customizers: { jwt: statusClaimCustomizer(deps.statusLists) } } } : {}),
 
     renderError: createErrorPage(views),
     fetch: providerFetch(config),

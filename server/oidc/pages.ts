@@ -68,9 +68,12 @@ export function createLogoutPages(views: Views) {
       const ending: string[] = [];
       const keeping: string[] = [];
       for (const [clientId, authorization] of Object.entries(authorizations)) {
-        if (clientId === 'latchkey-account') continue;
         const app = await ctx.oidc.provider.Client.find(clientId);
-        (authorization.persistsLogout ? keeping : ending).push(app?.clientName ?? clientId);
+        // A client that no longer exists (removed by an operator, or the account area's retired
+        // one in sessions from before it signed in on its own page) has no name to show; the
+        // logout still revokes what the session gave it.
+        if (!app) continue;
+        (authorization.persistsLogout ? keeping : ending).push(app.clientName ?? clientId);
       }
       ctx.type = 'html';
       ctx.body = await views.render('logout', {

@@ -4,6 +4,7 @@ import type { AdapterErrors } from '../../adapters/knex-adapter.ts';
 import { buildConfiguration, type ConfigurationDeps } from './configuration.ts';
 import type { Interstitial, ResponseModeHandler } from './interstitial.ts';
 import { providerWrappingResponseModes } from './internals/response-modes.ts';
+import { reuseClientInstances } from './internals/client-instances.ts';
 
 const SINGLE_USE_LABEL: Record<string, string> = {
   AuthorizationCode: 'authorization code',
@@ -52,5 +53,7 @@ export function createProvider(deps: ConfigurationDeps & { interstitial: Interst
   const provider = new ProviderClass(deps.config.issuer, buildConfiguration(deps));
   // Requests reach the provider pinned to the issuer (server/http/pin-to-issuer.ts).
   provider.proxy = true;
+  // Clients come from our cache: one instance per cached metadata object, not a hash per request.
+  reuseClientInstances(provider);
   return provider;
 }

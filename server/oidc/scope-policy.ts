@@ -55,8 +55,24 @@ function registeredResourceScopes(client: Client): Map<string, Set<string>> {
   return allowed;
 }
 
+/**
+ * The last answer per client instance, for the same snapshot and policy: a token request asks
+ * twice (scope check, resource info), and client instances live as long as their cached
+ * metadata (internals/client-instances.ts), so most requests parse nothing. An instance's
+ * metadata never changes (changed metadata is a new instance); a new snapshot recomputes.
+ */
+const allowedMemo = new WeakMap<Client, { snapshot: ResourceSnapshot; policy: ScopePolicy; allowed: ReadonlyMap<string, ReadonlySet<string>> }>();
+
 /** Per resource indicator, the scopes this client may ask for. */
-export function allowedResourceScopes(client: Client, snapshot: ResourceSnapshot, policy: ScopePolicy): Map<string, Set<string>> {
+export function allowedResourceScopes(client: Client, snapshot: ResourceSnapshot, policy: ScopePolicy): ReadonlyMap<string, ReadonlySet<string>> {
+  const memo = allowedMemo.get(client);
+  if (memo && memo.snapshot === snapshot && memo.policy === policy) return memo.allowed;
+  const allowed = computeAllowedResourceScopes(client, snapshot, policy);
+  allowedMemo.set(client, { snapshot, policy, allowed });
+  return allowed;
+}
+
+function computeAllowedResourceScopes(client: Client, snapshot: ResourceSnapshot, policy: ScopePolicy): Map<string, Set<string>> {
   if (!isDynamicClient(client)) return registeredResourceScopes(client);
   const allowed = new Map<string, Set<string>>();
   for (const resource of snapshot.all) {
@@ -129,7 +145,7 @@ function ownersOfRequested(ctx: Ctx, client: Client, snapshot: ResourceSnapshot,
   return [...owners];
 }
 
-function resourceServerInfo(resource: ResourceServer, allowed: Set<string>) {
+export function resourceServerInfo(resource: ResourceServer, allowed: ReadonlySet<string>) {
   return {
     // Only the scopes this client may have; oidc-provider intersects the request with this.
     scope: resource.scopes.map((s) => s.scope).filter((s) => allowed.has(s)).join(' '),

@@ -1,12 +1,10 @@
 // The account area: the apps a user has let in, what each may do, until when, and the controls
-// to narrow or end that access, or to sign out everywhere. Signing in goes through our own
-// authorization endpoint with a first-party client, so it is the same login, session and
-// throttling as everywhere else.
-import crypto from 'node:crypto';
+// to narrow or end that access, or to sign out everywhere. It is the authorization server's own
+// page on the login session (account-session.ts); a browser without one is sent to our sign-in
+// page (account-sign-in.ts) and comes back here.
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
-import type { Accounts } from '../services/accounts.ts';
 import type { Audit, AuditRecord } from '../services/audit.ts';
 import type { Grants, GrantSummary } from '../services/grants.ts';
 import type { ResourceCatalog, ResourceSnapshot } from '../services/resources.ts';
@@ -15,20 +13,17 @@ import type { Csrf } from '../http/csrf.ts';
 import { field, formBody } from '../http/body.ts';
 import { formExpired, HttpError } from '../http/errors.ts';
 import { describeClient, describeScope } from './consent-view.ts';
-
-import { ACCOUNT_AREA_CLIENT_ID } from '../services/account-area.ts';
-
-export const ACCOUNT_CLIENT_ID = ACCOUNT_AREA_CLIENT_ID;
+import type { AccountSession } from './account-session.ts';
+import { SIGN_IN_PATH } from './account-sign-in.ts';
 
 export interface AccountDeps {
   provider: Provider;
-  accounts: Accounts;
+  session: AccountSession;
   grants: Grants;
   audit: Audit;
   catalog: ResourceCatalog;
   views: Views;
   csrf: Csrf;
-  issuer: string;
 }
 
 const EVENT_WORDS: Record<string, string> = {
@@ -95,48 +90,21 @@ export function accountRoutes(deps: AccountDeps): Router {
   const { provider, views, csrf, grants } = deps;
   const router = new Router();
 
-  async function session(ctx: Context) {
-    return provider.Session.get(ctx as never);
-  }
-
-  /** Sends the browser through our own sign-in, back to /account. */
-  function signIn(ctx: Context) {
-    const verifier = crypto.randomBytes(32).toString('base64url');
-    const url = new URL('/auth', deps.issuer);
-    url.search = new URLSearchParams({
-      client_id: ACCOUNT_CLIENT_ID,
-      response_type: 'code',
-      redirect_uri: `${deps.issuer}/account/callback`,
-      scope: 'openid',
-      state: crypto.randomBytes(16).toString('base64url'),
-      code_challenge: crypto.createHash('sha256').update(verifier).digest('base64url'),
-      code_challenge_method: 'S256',
-    }).toString();
-    ctx.status = 303;
-    ctx.redirect(url.toString());
-  }
-
   /** The signed-in account, and the CSRF binding for its forms; or undefined after redirecting. */
   async function requireUser(ctx: Context) {
-    const current = await session(ctx);
-    const user = current.accountId ? await deps.accounts.findById(current.accountId) : undefined;
-    if (!user || user.disabled) {
+    const signedIn = await deps.session.current(ctx);
+    if (!signedIn) {
       if (ctx.method !== 'GET') throw new HttpError(401, 'login_required', 'Your session has ended. Sign in again to manage your apps.', { title: 'Signed out' });
-      signIn(ctx);
+      ctx.status = 303;
+      ctx.redirect(SIGN_IN_PATH);
       return undefined;
     }
-    return { user, binding: `account:${current.jti}` };
+    return { user: signedIn.user, binding: `account:${signedIn.sessionId}` };
   }
 
   function requireCsrf(ctx: Context, binding: string): void {
     if (!csrf.verify(binding, field(ctx.request.body, 'csrf'))) throw formExpired();
   }
-
-  router.get('/account/callback', (ctx) => {
-    // The sign-in happened (the session cookie is set); the code itself is not needed here.
-    ctx.status = 303;
-    ctx.redirect('/account');
-  });
 
   router.get('/account', async (ctx) => {
     const signedIn = await requireUser(ctx);
@@ -148,7 +116,7 @@ export function accountRoutes(deps: AccountDeps): Router {
       deps.audit.list({ accountId: signedIn.user.id, limit: 200 }),
     ]);
     const apps = [];
-    for (const grant of all.filter((g) => g.clientId !== ACCOUNT_CLIENT_ID)) {
+    for (const grant of all) {
       const client = await provider.Client.find(grant.clientId);
       apps.push(appCard(grant, client, snapshot, lastUsed.get(grant.clientId), trail.filter((e) => e.clientId === grant.clientId)));
     }

@@ -58,6 +58,11 @@ export interface ConsentGroup {
   title: string;
   resource?: string | undefined;
   scopes: ScopeLine[];
+  /**
+   * "Contacts API may also use Calendar API for you: …": the other APIs of this request that may
+   * exchange their tokens for this one's (RFC 8693), so the user knows the chain they allow.
+   */
+  delegation?: string | undefined;
 }
 
 interface PromptDetails {
@@ -77,8 +82,15 @@ export function consentGroups(details: unknown, snapshot: ResourceSnapshot, requ
   const line = (resource?: string) => (scope: string) => ({ scope, description: describeScope(scope, snapshot, resource), required: required.has(scope) });
   const oidc = (d.missingOIDCScope ?? []).map(line());
   if (oidc.length) groups.push({ title: 'Your account', scopes: oidc });
+  const requested = Object.keys(d.missingResourceScopes ?? {});
   for (const [indicator, scopes] of Object.entries(d.missingResourceScopes ?? {})) {
-    groups.push({ title: snapshot.get(indicator)?.name ?? indicator, resource: indicator, scopes: scopes.map(line(indicator)) });
+    const title = snapshot.get(indicator)?.name ?? indicator;
+    const lines = scopes.map(line(indicator));
+    const callers = requested.filter((other) => other !== indicator && snapshot.get(other)?.mayExchangeFor?.includes(indicator)).map((other) => snapshot.get(other)?.name ?? other);
+    const delegation = callers.length
+      ? `${callers.join(' and ')} may also use ${title} for you: ${lines.map((l) => l.description.charAt(0).toLowerCase() + l.description.slice(1)).join('; ')}.`
+      : undefined;
+    groups.push({ title, resource: indicator, scopes: lines, delegation });
   }
   return groups;
 }

@@ -30,8 +30,6 @@ export interface ConsentDeps {
   audit: Audit;
   durations: DurationPolicy;
   isVerifiedClient: (clientId: string) => Promise<boolean>;
-  /** Our own account area's client: first party, never asks for consent. */
-  firstPartyClientId: string;
 }
 
 function requested(details: Details): RequestedScopes {
@@ -97,14 +95,6 @@ export function createConsentStep(deps: ConsentDeps) {
   }
 
   return {
-    isFirstParty: (details: Details) => String(details.params.client_id) === deps.firstPartyClientId,
-
-    /** Our own account area asks for nothing the user would need to approve. */
-    async approveFirstParty(details: Details, client: Record<string, unknown>) {
-      const everything = new Set([...requested(details).oidc, ...Object.values(requested(details).resources).flat()]);
-      return record(details, everything, undefined, client);
-    },
-
     async render(ctx: Context, details: Details) {
       const clientId = String(details.params.client_id);
       const client = await provider.Client.find(clientId);

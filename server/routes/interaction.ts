@@ -103,11 +103,6 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (details.prompt.name !== 'consent') {
       throw new HttpError(400, 'invalid_request', 'This sign-in step is not supported.');
     }
-    if (deps.consent.isFirstParty(details)) {
-      const client = await provider.Client.find(String(details.params.client_id));
-      const grantId = await deps.consent.approveFirstParty(details, client as unknown as Record<string, unknown>);
-      return finish(ctx, { consent: { grantId } }, true);
-    }
     await deps.consent.render(ctx, details);
   });
 

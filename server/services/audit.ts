@@ -14,6 +14,7 @@ export type AuditEvent =
   | 'token.issued'
   | 'token.refreshed'
   | 'token.reuse_detected'
+  | 'token.exchanged'
   | 'logout'
   | 'logout.everywhere'
   | 'registration.created'

@@ -34,6 +34,10 @@ export interface NewAppClient {
    * (scope `latchkey:admin` and `latchkey:admin.read`, or the one `scope` names).
    */
   admin?: boolean | undefined;
+  /** `dpop_bound_access_tokens` (RFC 9449 §5.2): token requests without a DPoP proof are refused. */
+  dpopBound?: boolean | undefined;
+  /** `require_pushed_authorization_requests` (RFC 9126 §6): plain authorization requests are refused. */
+  requirePar?: boolean | undefined;
 }
 
 export interface CreatedClient {
@@ -159,6 +163,8 @@ export function createClientAdmin(
         ...(input.clientUri ? { client_uri: input.clientUri } : {}),
         ...(input.policyUri ? { policy_uri: input.policyUri } : {}),
         ...(input.tosUri ? { tos_uri: input.tosUri } : {}),
+        ...(input.dpopBound ? { dpop_bound_access_tokens: true } : {}),
+        ...(input.requirePar ? { require_pushed_authorization_requests: true } : {}),
         ...(clientSecret ? { client_secret: clientSecret } : {}),
       };
 

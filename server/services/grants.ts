@@ -6,8 +6,9 @@ import type Provider from 'oidc-provider';
 import type { AdapterPayload } from 'oidc-provider';
 import type { Sealer } from '../../adapters/at-rest.ts';
 import { findPayloads, findPayloadsByGrant, updatePayload } from '../../adapters/knex-adapter.ts';
-import { exceedsGrant, narrowToGrant, withoutScope, type TokenScopes } from './grant-scopes.ts';
+import { exceedsGrant, heldBy, narrowToGrant, withoutScope, type GrantScopes, type TokenScopes } from './grant-scopes.ts';
 import type { Audit } from './audit.ts';
+import type { StatusLists } from './status-lists.ts';
 
 export interface GrantSummary {
   grantId: string;
@@ -49,7 +50,26 @@ export function summarize(payload: GrantPayload): GrantSummary {
   };
 }
 
-export function createGrants({ db, sealer, provider, audit }: { db: Knex; sealer: Sealer; provider: Provider; audit: Audit }) {
+/** The resource servers for which `after` holds less than `before`. */
+function narrowedResources(before: GrantScopes, after: GrantScopes): string[] {
+  const kept = heldBy(after).resources;
+  return [...heldBy(before).resources].filter(([indicator, scopes]) => [...scopes].some((s) => !kept.get(indicator)?.has(s))).map(([indicator]) => indicator);
+}
+
+export function createGrants({
+  db,
+  sealer,
+  provider,
+  audit,
+  statusLists,
+}: {
+  db: Knex;
+  sealer: Sealer;
+  provider: Provider;
+  audit: Audit;
+  /** Recalls JWT access tokens (their status list bits); revoking a grant does it in the adapter (oidc/status-recall.ts). */
+  statusLists?: Pick<StatusLists, 'recallGrant'> | undefined;
+}) {
   /**
    * A grant without offline_access does not outlive logout (oidc-provider revokes a session's
    * grants unless `persistsLogout`): the sessions that gave this one forget that it persisted.
@@ -101,12 +121,18 @@ export function createGrants({ db, sealer, provider, audit }: { db: Knex; sealer
      * is next used (server/oidc/grant-bound.ts).
      */
     async removeScope(grantId: string, scope: string, by: { actor: 'user' | 'operator'; ip?: string }, resource?: string): Promise<boolean> {
+      let before: GrantPayload | undefined;
       const updated = await updatePayload(db, sealer, 'Grant', grantId, (payload) => {
         const { grant, removed } = withoutScope(payload as GrantPayload, scope, resource);
+        before = payload as GrantPayload;
         return removed ? grant : undefined;
       });
       if (!updated) return false;
       const grant = updated as GrantPayload;
+      // JWT access tokens cannot be narrowed and their entries do not say which scopes they
+      // carry: every one of this grant for an API that lost a scope is recalled; the app's next
+      // refresh gets what is left.
+      await statusLists?.recallGrant(grantId, narrowedResources(before as GrantPayload, grant));
       for (const token of await findPayloadsByGrant(db, sealer, 'RefreshToken', grantId)) {
         await updatePayload(db, sealer, 'RefreshToken', String(token.jti), (payload) => {
           const narrowed = narrowToGrant(payload as TokenScopes, grant);

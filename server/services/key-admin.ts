@@ -7,18 +7,16 @@ import type { Config } from '../config/env.ts';
 import {
   describeKeys,
   loadKeyMaterial,
-  providerKeysOf,
   pruneDataKeys,
   rotateDataKey,
   rotateKeys,
   sealerFor,
-  withSharedKeys,
   writeKeyFile,
   type KeyDescription,
   type KeyMaterial,
-  type ProviderKeys,
 } from '../config/keys.ts';
-import { initializeSharedKeys, readSharedKeys, replaceSharedKeys } from '../../adapters/key-store.ts';
+import { replaceSharedKeys } from '../../adapters/key-store.ts';
+import { loadSharedKeys, providerKeysOf, withSharedKeys } from './shared-keys.ts';
 import { countSealedByKey } from '../../adapters/reseal.ts';
 import { checkKeyPairing } from './key-pairing.ts';
 import { ServiceError } from './errors.ts';
@@ -45,8 +43,7 @@ export function createKeyAdmin(
   async function current(): Promise<{ file: KeyMaterial; keys: KeyMaterial; version: number }> {
     const file = fileKeys();
     await checkKeyPairing(db, file, source);
-    const sealer = sealerFor(file);
-    const shared = (await readSharedKeys<ProviderKeys>(db, sealer)) ?? (await initializeSharedKeys<ProviderKeys>(db, sealer, providerKeysOf(file)));
+    const shared = await loadSharedKeys(db, file);
     return { file, keys: withSharedKeys(file, shared.keys), version: shared.version };
   }
 

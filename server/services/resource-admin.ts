@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import type { ClientStore } from '../../adapters/client-store.ts';
 import { isStorableText } from '../../adapters/storable-text.ts';
 import { isUniqueViolation } from '../../adapters/rows.ts';
+import { STATUS_LIST_TTL_RANGE } from './status-lists.ts';
 import { loadAll, ResourceError, validateResourceIdentifier, validateScopeToken, type ResourceRow, type ResourceServer, type ScopeDefinition, type TokenFormat } from './resources.ts';
 
 /** Words shown to users: trimmed, storable, without control characters. */
@@ -27,12 +28,50 @@ export interface NewResourceServer {
   maxGrantDuration?: number | undefined;
   dynamicClients?: boolean | undefined;
   defaultScope?: string[] | undefined;
+  mayExchangeFor?: string[] | undefined;
+  /** The `ttl` of its status list (s); default DEFAULT_STATUS_LIST_TTL. */
+  statusListTtl?: number | undefined;
 }
 
 /** What `resource update` may change. */
 export interface ResourceChanges {
   dynamicClients?: boolean | undefined;
   defaultScope?: string[] | undefined;
+  /** Replaces the list (empty: none). */
+  mayExchangeFor?: string[] | undefined;
+  statusListTtl?: number | undefined;
+}
+
+/** How long APIs may keep the status list: how late they may see a recalled JWT access token. */
+function checkStatusListTtl(ttl: number): number {
+  const { min, max } = STATUS_LIST_TTL_RANGE;
+  if (!Number.isInteger(ttl) || ttl < min || ttl > max) throw new ResourceError(`the status list ttl must be between ${min} and ${max} seconds`, 'invalid', 'status_list_ttl');
+  return ttl;
+}
+
+/** RFC 8693 §2.1. */
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+
+/**
+ * The downstream APIs a resource server may exchange its tokens for: each must exist, be another
+ * API, and not be one of the server's own (the admin API).
+ */
+async function checkExchangeTargets(db: Knex, id: string, targets: string[], reservedIds: readonly string[]): Promise<string[]> {
+  const unique = [...new Set(targets)];
+  for (const target of unique) {
+    if (target === id) throw new ResourceError('a resource server cannot exchange tokens for itself', 'invalid', 'may_exchange_for');
+    if (reservedIds.includes(target) || !isStorableText(target) || !(await db('resource_servers').where({ id: target }).first())) {
+      throw new ResourceError(`unknown resource server ${target}`, 'invalid', 'may_exchange_for');
+    }
+  }
+  return unique;
+}
+
+/** Stores the list, and lets the resource server's credentials use the token-exchange grant only while it has one. */
+async function setExchanges(trx: Knex, clients: ClientStore, id: string, clientId: string | null, targets: string[]): Promise<void> {
+  await trx('resource_exchanges').where({ resource_id: id }).delete();
+  if (targets.length) await trx('resource_exchanges').insert(targets.map((target) => ({ resource_id: id, target_id: target })));
+  if (clientId) await clients.setGrantTypes(clientId, targets.length ? [TOKEN_EXCHANGE_GRANT] : [], trx);
 }
 
 function checkDefaultScope(defaultScope: string[], scopes: readonly string[]): string | null {
@@ -75,6 +114,8 @@ export function createResourceAdmin(
       }
 
       const defaultScope = checkDefaultScope(input.defaultScope ?? [], scopes.map((s) => s.scope));
+      const statusListTtl = input.statusListTtl === undefined ? null : checkStatusListTtl(input.statusListTtl);
+      const exchanges = await checkExchangeTargets(db, id, input.mayExchangeFor ?? [], defaults.reservedIds ?? []);
       const clientId = input.introspectionClientId ?? `rs_${crypto.randomBytes(12).toString('base64url')}`;
       const clientSecret = crypto.randomBytes(32).toString('base64url');
 
@@ -113,9 +154,11 @@ export function createResourceAdmin(
             max_grant_duration: input.maxGrantDuration ?? null,
             dynamic_clients: input.dynamicClients === true,
             default_scope: defaultScope,
+            status_list_ttl: statusListTtl,
             created_at: Date.now(),
           });
           await trx('resource_scopes').insert(scopes.map((s) => ({ resource_id: id, ...s })));
+          if (exchanges.length) await setExchanges(trx, clients, id, clientId, exchanges);
         })
         .catch((error: unknown) => {
           // Two creations of one resource server at once: the second finds the first's row.
@@ -135,7 +178,12 @@ export function createResourceAdmin(
       const row: Partial<ResourceRow> = {};
       if (changes.dynamicClients !== undefined) row.dynamic_clients = changes.dynamicClients;
       if (changes.defaultScope !== undefined) row.default_scope = checkDefaultScope(changes.defaultScope, current.scopes.map((s) => s.scope));
-      if (Object.keys(row).length) await db('resource_servers').where({ id }).update(row);
+      if (changes.statusListTtl !== undefined) row.status_list_ttl = checkStatusListTtl(changes.statusListTtl);
+      const exchanges = changes.mayExchangeFor === undefined ? undefined : await checkExchangeTargets(db, id, changes.mayExchangeFor, defaults.reservedIds ?? []);
+      await db.transaction(async (trx) => {
+        if (Object.keys(row).length) await trx('resource_servers').where({ id }).update(row);
+        if (exchanges) await setExchanges(trx, clients, id, current.introspectionClientId, exchanges);
+      });
       return (await loadAll(db)).find((r) => r.id === id);
     },
 

@@ -31,6 +31,16 @@ export interface ResourceServer {
   dynamicClients: boolean;
   /** What a request that names this API (RFC 8707) but none of its scopes gets. */
   defaultScope: string[];
+  /**
+   * The APIs this one may call for the user by exchanging a token it received (RFC 8693):
+   * `latchkey resource add|update … --may-exchange-for DOWNSTREAM`.
+   */
+  mayExchangeFor?: string[];
+  /**
+   * How long an API may keep this resource server's status list (s), the `ttl` of the list its
+   * JWT access tokens point into (services/status-lists.ts); undefined: the default, 30 s.
+   */
+  statusListTtl?: number | undefined;
   /** Part of the server itself (the admin API): not stored, not editable, never for self-registered clients. */
   builtIn?: boolean;
   scopes: ScopeDefinition[];
@@ -73,12 +83,14 @@ export interface ResourceRow {
   max_grant_duration: number | null;
   dynamic_clients: boolean | number;
   default_scope: string | null;
+  status_list_ttl?: number | null;
 }
 
 export async function loadAll(db: Knex): Promise<ResourceServer[]> {
-  const [resources, scopes] = await Promise.all([
+  const [resources, scopes, exchanges] = await Promise.all([
     db<ResourceRow>('resource_servers').orderBy('created_at').orderBy('id'),
     db<{ resource_id: string; scope: string; description: string }>('resource_scopes').orderBy('scope'),
+    db<{ resource_id: string; target_id: string }>('resource_exchanges').orderBy('target_id'),
   ]);
   return resources.map((row) => ({
     id: row.id,
@@ -89,7 +101,9 @@ export async function loadAll(db: Knex): Promise<ResourceServer[]> {
     maxGrantDuration: row.max_grant_duration === null || row.max_grant_duration === undefined ? null : Number(row.max_grant_duration),
     dynamicClients: Boolean(row.dynamic_clients),
     defaultScope: (row.default_scope ?? '').split(' ').filter(Boolean),
+    statusListTtl: row.status_list_ttl === null || row.status_list_ttl === undefined ? undefined : Number(row.status_list_ttl),
     scopes: scopes.filter((s) => s.resource_id === row.id).map(({ scope, description }) => ({ scope, description })),
+    mayExchangeFor: exchanges.filter((e) => e.resource_id === row.id).map((e) => e.target_id),
   }));
 }
 

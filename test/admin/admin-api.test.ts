@@ -8,6 +8,7 @@ import { STORES } from '../helpers/databases.ts';
 import { AdminApiClient, adminToken } from '../helpers/admin-api.ts';
 import { client, codeFlow, confidentialClient } from '../helpers/oauth.ts';
 import { introspect } from '../helpers/token-requests.ts';
+import { codeFlow as dpopCodeFlow, dpopKey } from '../helpers/dpop.ts';
 
 describe.each(STORES)('admin API (%s)', (store) => {
   let h: Harness;
@@ -182,6 +183,23 @@ describe.each(STORES)('admin API (%s)', (store) => {
       expect((await api.call('PATCH', '/clients/nobody', { token, body: { verified: true } })).status).toBe(404);
       expect((await api.call('DELETE', '/clients/nobody', { token })).status).toBe(404);
       expect((await api.call('POST', '/clients', { token, body: { client_name: 'Dup', redirect_uris: [REDIRECT] } })).status).toBe(201);
+    });
+
+    it('clients: dpop_bound_access_tokens and require_pushed_authorization_requests are kept and enforced', async () => {
+      const created = await api.call('POST', '/clients', {
+        token,
+        body: { client_name: 'Bound and pushing', redirect_uris: [REDIRECT], scope: 'contacts:read', resources: [CONTACTS], dpop_bound_access_tokens: true, require_pushed_authorization_requests: true },
+      });
+      expect(created.status).toBe(201);
+      expect(created.body).toMatchObject({ dpop_bound_access_tokens: true, require_pushed_authorization_requests: true });
+      const got = await api.call('GET', `/clients/${created.body.client_id}`, { token: readToken });
+      expect(got.body).toMatchObject({ dpop_bound_access_tokens: true, require_pushed_authorization_requests: true });
+      const app = { clientId: created.body.client_id as string, clientSecret: created.body.client_secret as string };
+      // Without pushing: refused at the authorization endpoint. Pushed but without a DPoP key: refused at the token endpoint.
+      await expect(dpopCodeFlow(h.issuer, app, f.user, { scope: 'contacts:read', key: await dpopKey() })).rejects.toMatchObject({ error: 'invalid_request', error_description: 'Pushed Authorization Request must be used' });
+      await expect(dpopCodeFlow(h.issuer, app, f.user, { scope: 'contacts:read', par: true })).rejects.toMatchObject({ error: 'invalid_grant' });
+      expect((await dpopCodeFlow(h.issuer, app, f.user, { scope: 'contacts:read', par: true, key: await dpopKey() })).token_type).toBe('dpop');
+      expect((await api.call('POST', '/clients', { token, body: { client_name: 'Not a flag', redirect_uris: [REDIRECT], dpop_bound_access_tokens: 'yes' } })).status).toBe(400);
     });
 
     it('grants: list what a user granted, revoke one, and its tokens die', async () => {

@@ -8,8 +8,8 @@
 // - "Revoke access" on /account kills the app's tokens at once; "Remove" narrows the next refresh;
 // - signing out revokes the session's non-offline refresh tokens and keeps offline_access ones;
 // - "Sign out everywhere" ends the refresh tokens of every browser the user signed in with;
-// - the login, consent, connected-apps and logout pages have no serious or critical axe-core
-//   accessibility violation.
+// - the login, consent, connected-apps, logout and account sign-in pages have no serious or
+//   critical axe-core accessibility violation.
 // Screenshots land in test-artifacts/ for a person to look at.
 import fs from 'node:fs';
 import http from 'node:http';
@@ -332,7 +332,7 @@ describe('user control in Chromium', () => {
     await phone.context.close();
   });
 
-  it('login, consent, connected-apps and logout pages have no serious or critical axe-core violation', async () => {
+  it('login, consent, connected-apps, logout and account sign-in pages have no serious or critical axe-core violation', async () => {
     const person = await freshPerson();
     // axe is injected as a script, which our CSP (rightly) refuses: this context bypasses it.
     const { context, page } = await freshPage({ bypassCSP: true });
@@ -354,6 +354,13 @@ describe('user control in Chromium', () => {
     await page.getByRole('link', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign out?' }).waitFor();
     await check('logout');
+    await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+    await page.getByRole('heading', { name: 'You are signed out' }).waitFor();
+    // The account area's own sign-in page, where /account sends a browser without a session.
+    await page.goto(h.url('/account'));
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/account/sign-in');
+    await check('account sign-in');
     await context.close();
   });
 });

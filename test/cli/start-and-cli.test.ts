@@ -6,6 +6,7 @@ import { freePort, npmStart, runCli, tempDir, waitForHttp, type ServerProcess } 
 import { client, codeFlow, confidentialClient } from '../helpers/oauth.ts';
 import { freshDatabase } from '../helpers/databases.ts';
 import { AdminApiClient, adminToken } from '../helpers/admin-api.ts';
+import { codeFlow as dpopCodeFlow, dpopKey } from '../helpers/dpop.ts';
 
 describe('npm start and the latchkey CLI (SQLite)', () => {
   const dir = tempDir();
@@ -77,6 +78,17 @@ describe('npm start and the latchkey CLI (SQLite)', () => {
     const rs = await confidentialClient({ issuer }, created.resource.client_id as string, created.resource.client_secret as string);
     expect(await client.tokenIntrospection(rs, tokens.access_token)).toMatchObject({ active: true, aud: 'https://notes.api.test', scope: 'notes:read' });
     created.tokens = { access: tokens.access_token, refresh: tokens.refresh_token as string };
+  });
+
+  it('client add --dpop-bound --require-par: the running server holds the client to both', async () => {
+    const made = await json('client', 'add', '--name', 'Notes Bound', '--redirect-uri', redirect, '--scope', 'notes:read', '--resource', 'https://notes.api.test', '--dpop-bound', '--require-par');
+    expect(made).toMatchObject({ dpop_bound_access_tokens: true, require_pushed_authorization_requests: true });
+    const app = { clientId: made.client_id as string, clientSecret: made.client_secret as string };
+    const dana = { email: 'dana@example.com', password: 'dana password 1' };
+    const options = { scope: 'notes:read', redirectUri: redirect };
+    await expect(dpopCodeFlow(issuer, app, dana, { ...options, key: await dpopKey() })).rejects.toMatchObject({ error: 'invalid_request', error_description: 'Pushed Authorization Request must be used' });
+    await expect(dpopCodeFlow(issuer, app, dana, { ...options, par: true })).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await dpopCodeFlow(issuer, app, dana, { ...options, par: true, key: await dpopKey() })).token_type).toBe('dpop');
   });
 
   it('creates initial access tokens that open dynamic registration', async () => {

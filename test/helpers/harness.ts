@@ -29,9 +29,15 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** A second instance on the same database and keys (scale-out tests); it never drops the database. */
   sameDatabaseAs?: Harness;
+  /**
+   * The instance's key file (default: generated, or the first instance's keys with
+   * `sameDatabaseAs`). Give a second instance a file that shares only the data key to show that
+   * what must agree comes through the database.
+   */
+  fileKeys?: KeyMaterial;
 }
 
-export async function startServer({ store = 'sqlite', env = {}, sameDatabaseAs }: HarnessOptions = {}): Promise<Harness> {
+export async function startServer({ store = 'sqlite', env = {}, sameDatabaseAs, fileKeys: givenKeys }: HarnessOptions = {}): Promise<Harness> {
   const database = sameDatabaseAs ? { ...sameDatabaseAs.database, drop: async () => undefined } : await freshDatabase(store);
   // Listen first: the issuer names the port, and the provider needs the issuer at construction.
   let handler: http.RequestListener = (_req, res) => res.writeHead(503).end();
@@ -48,7 +54,7 @@ export async function startServer({ store = 'sqlite', env = {}, sameDatabaseAs }
     KEYS_FILE: '/nonexistent/keys.json',
     ...env,
   });
-  const fileKeys = sameDatabaseAs?.keys ?? generateKeyMaterial();
+  const fileKeys = givenKeys ?? sameDatabaseAs?.keys ?? generateKeyMaterial();
   const log = createLogger({ quiet: true });
   const db = createDatabase(config.database);
   const { keys } = await prepareDatabase(db, { config, keys: fileKeys, log });

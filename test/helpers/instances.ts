@@ -1,7 +1,7 @@
 // Several real server processes behind one loopback balancer (balancer.ts), as a deployment
 // without sticky sessions runs them: one issuer (the balancer's URL), one database, and each
 // instance with a key file of its own. The key files share only the data key; each gets
-// signing and cookie keys of its own, so anything signed must have come from the keys the
+// signing, cookie and DPoP nonce keys of its own, so anything signed must have come from the keys the
 // instances share through the database, never from a file that happens to be identical.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -29,11 +29,11 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-/** A copy of `from` at `to` with the same data keys and signing and cookie keys of its own. */
+/** A copy of `from` at `to` with the same data keys and signing, cookie and DPoP nonce keys of its own. */
 export function copyDataKey(from: string, to: string): KeyMaterial {
   const source = JSON.parse(fs.readFileSync(from, 'utf8')) as KeyMaterial;
   const own = generateKeyMaterial();
-  const copy: KeyMaterial = { ...source, signing: own.signing, cookies: own.cookies };
+  const copy: KeyMaterial = { ...source, signing: own.signing, cookies: own.cookies, dpopNonce: own.dpopNonce };
   writeKeyFile(to, copy);
   return copy;
 }

@@ -65,7 +65,6 @@ describe.each(STORES)('T11 no implicit, no password, no token in URL (%s)', (sto
       'implicit',
       'urn:ietf:params:oauth:grant-type:device_code',
       'urn:openid:params:grant-type:ciba',
-      'urn:ietf:params:oauth:grant-type:token-exchange',
       'urn:ietf:params:oauth:grant-type:jwt-bearer',
       'urn:ietf:params:oauth:grant-type:saml2-bearer',
       'urn:ietf:params:oauth:grant-type:pre-authorized_code',
@@ -74,6 +73,12 @@ describe.each(STORES)('T11 no implicit, no password, no token in URL (%s)', (sto
       expect(answer.status, grantType).toBe(400);
       expect(answer.json().error, grantType).toBe('unsupported_grant_type');
     }
+
+    // Token exchange is enabled, but only for clients an operator registered with it (docs/token-exchange.md).
+    const exchange = await postForm(h.url('/token'), { grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange' }, { auth: reader });
+    expect(exchange.status).toBe(400);
+    expect(exchange.json().error_description).toBe('requested grant type is not allowed for this client');
+    expect(exchange.json().access_token).toBeUndefined();
   });
 
   it('refuses response modes that put the response in a fragment or elsewhere than query/form_post', async () => {
@@ -101,6 +106,11 @@ describe.each(STORES)('T11 no implicit, no password, no token in URL (%s)', (sto
   it('discovery lists only the code response type and the enabled grants', async () => {
     const metadata = (await send(h.url('/.well-known/openid-configuration'))).json<Record<string, string[]>>();
     expect(metadata.response_types_supported).toEqual(['code']);
-    expect([...(metadata.grant_types_supported ?? [])].sort()).toEqual(['authorization_code', 'client_credentials', 'refresh_token']);
+    expect([...(metadata.grant_types_supported ?? [])].sort()).toEqual([
+      'authorization_code',
+      'client_credentials',
+      'refresh_token',
+      'urn:ietf:params:oauth:grant-type:token-exchange',
+    ]);
   });
 });

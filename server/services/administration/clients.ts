@@ -12,6 +12,8 @@ export function clientView(record: ClientRecord, adminResources: readonly string
     redirect_uris?: string[];
     scope?: string;
     resource_scopes?: Record<string, string>;
+    dpop_bound_access_tokens?: boolean;
+    require_pushed_authorization_requests?: boolean;
   };
   return {
     client_id: record.clientId,
@@ -25,6 +27,8 @@ export function clientView(record: ClientRecord, adminResources: readonly string
     ...(m.redirect_uris === undefined ? {} : { redirect_uris: m.redirect_uris }),
     ...(m.scope === undefined ? {} : { scope: m.scope }),
     ...(m.resource_scopes === undefined ? {} : { resource_scopes: m.resource_scopes }),
+    ...(m.dpop_bound_access_tokens ? { dpop_bound_access_tokens: true } : {}),
+    ...(m.require_pushed_authorization_requests ? { require_pushed_authorization_requests: true } : {}),
     created_at: iso(record.createdAt),
   };
 }
@@ -60,6 +64,8 @@ export function clientOperations({ store, clientAdmin, catalog, record }: Servic
         policyUri: input.policy_uri,
         tosUri: input.tos_uri,
         admin: input.admin,
+        dpopBound: input.dpop_bound_access_tokens,
+        requirePar: input.require_pushed_authorization_requests,
         source: actor.via === 'cli' ? 'cli' : 'admin_api',
       });
       await record(actor, { event: 'client.created', clientId: created.clientId, details: { admin: input.admin === true } });

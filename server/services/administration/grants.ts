@@ -1,7 +1,6 @@
 // What users delegated, as an operator sees it: a user's grants, and revoking one (every token
 // issued under it dies with it).
 import type { GrantSummary } from '../grants.ts';
-import { ACCOUNT_AREA_CLIENT_ID } from '../account-area.ts';
 import { ServiceError } from '../errors.ts';
 import { actorDetails, iso, type Actor, type Services } from './context.ts';
 import type { Grant, GrantList, GrantQuery, Input, Output } from './schemas.ts';
@@ -22,9 +21,7 @@ export function grantOperations({ grants, accounts }: Services) {
     async list(query: Input<typeof GrantQuery>): Promise<Output<typeof GrantList>> {
       const user = query.user !== undefined ? await accounts.findByEmail(query.user) : await accounts.findById(query.user_id as string);
       if (!user) throw new ServiceError(`no user ${query.user ?? query.user_id}`, 'not_found', query.user !== undefined ? 'user' : 'user_id');
-      // The account area's own sign-in is not a delegation the user made to an app.
-      const list = (await grants.forAccount(user.id)).filter((g) => g.clientId !== ACCOUNT_AREA_CLIENT_ID);
-      return { grants: list.map(grantView) };
+      return { grants: (await grants.forAccount(user.id)).map(grantView) };
     },
 
     async revoke(grantId: string, actor: Actor): Promise<void> {

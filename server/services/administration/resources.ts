@@ -2,6 +2,7 @@
 // its introspection credentials, whose secret is shown once.
 import type { ResourceServer } from '../resources.ts';
 import { ServiceError } from '../errors.ts';
+import { DEFAULT_STATUS_LIST_TTL } from '../status-lists.ts';
 import { type Actor, type Services } from './context.ts';
 import type { CreatedResource, Input, NewResource, Output, Resource, ResourceChanges } from './schemas.ts';
 
@@ -15,6 +16,8 @@ export function resourceView(r: ResourceServer): Output<typeof Resource> {
     client_id: r.introspectionClientId,
     dynamic_clients: r.dynamicClients,
     default_scope: r.defaultScope.join(' ') || null,
+    may_exchange_for: r.mayExchangeFor ?? [],
+    status_list_ttl: r.statusListTtl ?? DEFAULT_STATUS_LIST_TTL,
     scopes: r.scopes,
   };
 }
@@ -43,6 +46,8 @@ export function resourceOperations({ resourceAdmin, catalog, record }: Services)
         maxGrantDuration: input.max_grant_duration,
         dynamicClients: input.dynamic_clients,
         defaultScope: scopeList(input.default_scope),
+        mayExchangeFor: input.may_exchange_for,
+        statusListTtl: input.status_list_ttl,
         scopes: input.scopes.map(({ scope, description }) => ({ scope, description: description ?? `Use ${label} with the "${scope}" permission` })),
       });
       await catalog.reload();
@@ -51,7 +56,7 @@ export function resourceOperations({ resourceAdmin, catalog, record }: Services)
     },
 
     async update(id: string, changes: Input<typeof ResourceChanges>, actor: Actor): Promise<Output<typeof Resource>> {
-      const updated = await resourceAdmin.update(id, { dynamicClients: changes.dynamic_clients, defaultScope: scopeList(changes.default_scope) });
+      const updated = await resourceAdmin.update(id, { dynamicClients: changes.dynamic_clients, defaultScope: scopeList(changes.default_scope), mayExchangeFor: changes.may_exchange_for, statusListTtl: changes.status_list_ttl });
       if (!updated) throw new ServiceError(`no resource server ${id}`, 'not_found');
       await catalog.reload();
       await record(actor, { event: 'resource.updated', details: { resource: id, ...changes } });

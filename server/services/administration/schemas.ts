@@ -64,6 +64,8 @@ export const Client = z
     redirect_uris: z.array(z.string()).optional(),
     scope: z.string().optional(),
     resource_scopes: z.record(z.string(), z.string()).optional(),
+    dpop_bound_access_tokens: z.boolean().optional().meta({ description: 'Every token request must carry a DPoP proof (RFC 9449)' }),
+    require_pushed_authorization_requests: z.boolean().optional().meta({ description: 'Authorization requests must be pushed first (RFC 9126)' }),
     created_at: timestamp,
   })
   .meta({ id: 'Client' });
@@ -82,6 +84,14 @@ export const NewClient = z
     policy_uri: uri.optional(),
     tos_uri: uri.optional(),
     admin: z.boolean().optional().meta({ description: 'A client of this admin API (client credentials only)' }),
+    dpop_bound_access_tokens: z
+      .boolean()
+      .optional()
+      .meta({ description: 'Its tokens are always DPoP-bound (RFC 9449): a token request without a DPoP proof is refused' }),
+    require_pushed_authorization_requests: z
+      .boolean()
+      .optional()
+      .meta({ description: 'It must push its authorization requests (RFC 9126): a plain authorization request is refused' }),
   })
   .meta({ id: 'NewClient' });
 
@@ -105,6 +115,9 @@ export const ClientChanges = z.strictObject({ verified: z.boolean() }).meta({ id
 
 // ── Resource servers ────────────────────────────────────────────────────────────────────────────
 
+/** services/status-lists.ts STATUS_LIST_TTL_RANGE. */
+const statusListTtl = z.number().int().min(1).max(3600).meta({ description: 'Seconds (1–3600; 30 by default)' });
+
 const ScopeDefinition = z.object({ scope: z.string(), description: z.string() }).meta({ id: 'ScopeDefinition' });
 
 export const Resource = z
@@ -117,6 +130,8 @@ export const Resource = z
     client_id: z.string().nullable().meta({ description: 'Its introspection credentials’ client id' }),
     dynamic_clients: z.boolean(),
     default_scope: z.string().nullable(),
+    may_exchange_for: z.array(z.string()).meta({ description: 'APIs it may call for the user by token exchange (RFC 8693)' }),
+    status_list_ttl: z.number().int().meta({ description: 'Seconds an API may keep the status list its JWT access tokens point into: how late it may see a recall' }),
     scopes: z.array(ScopeDefinition),
   })
   .meta({ id: 'Resource' });
@@ -134,6 +149,8 @@ export const NewResource = z
     max_grant_duration: z.number().int().min(60).optional(),
     dynamic_clients: z.boolean().optional(),
     default_scope: scopeString.optional(),
+    may_exchange_for: z.array(uri).max(20).optional(),
+    status_list_ttl: statusListTtl.optional(),
   })
   .meta({ id: 'NewResource' });
 
@@ -142,8 +159,16 @@ export const CreatedResource = Resource.extend({
 }).meta({ id: 'CreatedResource' });
 
 export const ResourceChanges = z
-  .strictObject({ dynamic_clients: z.boolean().optional(), default_scope: scopeString.optional() })
-  .refine((changes) => changes.dynamic_clients !== undefined || changes.default_scope !== undefined, 'give dynamic_clients and/or default_scope')
+  .strictObject({
+    dynamic_clients: z.boolean().optional(),
+    default_scope: scopeString.optional(),
+    may_exchange_for: z.array(uri).max(20).optional().meta({ description: 'Replaces the list; [] for none' }),
+    status_list_ttl: statusListTtl.optional(),
+  })
+  .refine(
+    (c) => c.dynamic_clients !== undefined || c.default_scope !== undefined || c.may_exchange_for !== undefined || c.status_list_ttl !== undefined,
+    'give dynamic_clients, default_scope, may_exchange_for and/or status_list_ttl',
+  )
   .meta({ id: 'ResourceChanges' });
 
 // ── Grants ──────────────────────────────────────────────────────────────────────────────────────

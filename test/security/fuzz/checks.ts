@@ -5,8 +5,15 @@
 //   (RFC 6749 §5.2, RFC 7662 §2.3, RFC 7009 §2.2.1, RFC 7591 §3.2.2); userinfo (RFC 6750 §3)
 //   and registration management (RFC 7592) may carry the error in WWW-Authenticate instead;
 // - HTML pages carry the security headers (T25) and never echo markup unescaped;
-// - redirects go to this server or to a registered redirect URI only (RFC 9700 §4.11).
-import type { ConcreteRequest, Observed } from './http.ts';
+// - redirects go to this server or to a registered redirect URI only (RFC 9700 §4.11);
+// - the admin API (docs/admin-api.md): every answer of 400 and above is a JSON object with an
+//   `error`; a 400 to an authenticated request whose body it could read (a validation refusal)
+//   says which `fields` are at fault; nothing but a live latchkey:admin token gets a 2xx for a
+//   write, nothing but it or a latchkey:admin.read token for a read, and a caller without one
+//   never sees validation details. (After the run, admin-state.ts checks that the users,
+//   resource servers and audit trail changed only as the admin token's answers say.)
+import { METHODS } from 'node:http';
+import type { AdminCredential, ConcreteRequest, Observed } from './http.ts';
 import type { Target } from './spec.ts';
 import { MARKUP_MARKER } from './values.ts';
 
@@ -17,7 +24,11 @@ export type ViolationKind =
   | 'oauth-error-body'
   | 'html-security-headers'
   | 'unescaped-markup'
-  | 'open-redirect';
+  | 'open-redirect'
+  | 'admin-error-body'
+  | 'admin-no-fields'
+  | 'admin-access'
+  | 'admin-ledger';
 
 export interface Violation {
   kind: ViolationKind;
@@ -118,6 +129,8 @@ export function check(request: ConcreteRequest, observed: Observed, context: Che
     }
   }
 
+  if (request.admin) violations.push(...adminViolations(request, observed, type));
+
   const location = header(observed, 'location');
   if (observed.status >= 300 && observed.status < 400 && location) {
     const target = URL.parse(location, context.issuer);
@@ -128,6 +141,55 @@ export function check(request: ConcreteRequest, observed: Observed, context: Che
     }
   }
   return violations;
+}
+
+/** The admin API's oracles (see the header). */
+function adminViolations(request: ConcreteRequest, observed: Observed, type: string): Violation[] {
+  const admin = request.admin;
+  if (!admin) return [];
+  const violations: Violation[] = [];
+  const { status } = observed;
+  // 431, and the 400 for a method Node does not know (FOO), come from Node's HTTP parser before
+  // any application code runs; HEAD has no body.
+  const parserRefused = status === 431 || (status === 400 && !METHODS.includes(request.method));
+  if (status >= 400 && !parserRefused && request.method !== 'HEAD') {
+    const problem = oauthErrorProblem(observed, type);
+    if (problem) violations.push({ kind: 'admin-error-body', detail: `${status} ${type || '(no content-type)'}: ${problem}` });
+  }
+  let fields: unknown;
+  try {
+    fields = (JSON.parse(observed.body) as { fields?: unknown } | null)?.fields;
+  } catch {
+    fields = undefined;
+  }
+  const hasFields = typeof fields === 'object' && fields !== null && Object.keys(fields).length > 0 && Object.values(fields).every((v) => typeof v === 'string');
+  const { credential, route } = admin;
+  const underApi = /^\/admin\/v1(\/|$)/.test(request.path.split('?')[0] ?? '');
+  const reading = ['GET', 'HEAD', 'OPTIONS'].includes(request.method);
+  const may = credential === 'admin' || (credential === 'read' && (route ? route.access === 'read' : reading));
+  const what = route ? route.operationId : `${request.method} ${request.path.split('?')[0]?.slice(0, 60)}`;
+  if (underApi && status >= 200 && status < 300 && request.method !== 'OPTIONS' && !may) {
+    violations.push({ kind: 'admin-access', detail: `${status} to ${what} with ${describeCredential(credential)}` });
+  }
+  if (status === 400 && fields !== undefined && !may) {
+    violations.push({ kind: 'admin-access', detail: `validation details (fields) to ${what} with ${describeCredential(credential)}` });
+  }
+  if (status === 400 && route && may && admin.readableBody && !hasFields) {
+    violations.push({ kind: 'admin-no-fields', detail: `400 to ${what} without "fields": ${observed.body.slice(0, 200)}` });
+  }
+  return violations;
+}
+
+function describeCredential(credential: AdminCredential): string {
+  return {
+    admin: 'a latchkey:admin token',
+    read: 'a latchkey:admin.read token',
+    noscope: 'an admin API token with neither scope',
+    revoked: 'a revoked admin token',
+    removed: 'the token of a removed admin client',
+    none: 'no Authorization header',
+    other: 'a credential that is not an admin API token',
+  }[credential];
 }
 
 function oauthErrorProblem(observed: Observed, type: string): string | undefined {

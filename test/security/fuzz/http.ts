@@ -5,6 +5,22 @@ import http from 'node:http';
 import type { RequestSpec, Param, BodySpec, Target } from './spec.ts';
 import type { LiveState } from './live-state.ts';
 import { headerSafe, jsonValue, percentEncode, rawQueryText, scalarText, withBadUtf8, type RefName, type Val } from './values.ts';
+import { adminRouteOf, servedByAdmin, VICTIM_OF } from './admin-requests.ts';
+
+/** What an Authorization header is to the admin API (live-state.ts `adminCredential`). */
+export type AdminCredential = 'admin' | 'read' | 'noscope' | 'revoked' | 'removed' | 'none' | 'other';
+
+/** Facts about a request to a path the admin API answers, for its oracles (checks.ts). */
+export interface AdminFacts {
+  credential: AdminCredential;
+  /** The route the method and path reach, if any. */
+  route?: { operationId: string; access: 'read' | 'write' };
+  /**
+   * No body, or a JSON object or array sent as application/json: a 400 to it can only be the
+   * schemas' or the server's refusal of the input, which names the fields.
+   */
+  readableBody: boolean;
+}
 
 export interface ConcreteRequest {
   target: Target;
@@ -20,6 +36,8 @@ export interface ConcreteRequest {
   sessionSlot?: number;
   /** The path is the target endpoint's own route (not `/reg/` with an empty id, say). */
   onEndpoint: boolean;
+  /** Set when the path is one the admin API answers (whatever the target). */
+  admin?: AdminFacts;
 }
 
 export interface Observed {
@@ -34,7 +52,46 @@ export interface Observed {
 const NATURAL_TYPE: Partial<Record<Target, string>> = {
   registration: 'application/json',
   'registration-management': 'application/json',
+  admin: 'application/json',
 };
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * An admin path with its `{…}` filled in. A write (any method but GET, HEAD, OPTIONS) that names a
+ * record the rest of the run stands on goes to a sacrificial record of the same kind instead.
+ */
+function adminPath(spec: Extract<RequestSpec['path'], { t: 'admin' }>, method: string, live: LiveState): string {
+  const { template, id } = spec;
+  if (!id) return template;
+  const param = /\{(\w+)\}/.exec(template)?.[1] ?? 'id';
+  let text = scalarText(id, (ref, slot) => live.resolve(ref, slot));
+  if (!SAFE_METHODS.has(method) && (live.isProtectedAdminId(text) || live.isProtectedAdminId(safeDecode(text)))) {
+    text = live.resolve(VICTIM_OF[param] ?? 'victim_user_id', id.t === 'ref' ? id.slot : 0);
+  }
+  const encoded = spec.encoding === 'raw' ? rawQueryText(text).replace(/[?]/g, '%3F') : spec.encoding === 'double' ? percentEncode(percentEncode(text)) : percentEncode(text);
+  return template.replace(/\{\w+\}/, () => encoded);
+}
+
+/** A body the admin API's parser reads: none, or a JSON object or array sent as application/json. */
+function readableJson(body: Buffer | undefined, type: string | undefined): boolean {
+  if (body === undefined) return true;
+  if (!type || !/^application\/json\s*(;\s*charset=utf-8\s*)?$/i.test(type)) return false;
+  try {
+    const value: unknown = JSON.parse(body.toString('utf8'));
+    return typeof value === 'object' && value !== null;
+  } catch {
+    return false;
+  }
+}
 
 function encodeParams(params: Param[], resolve: (ref: RefName, slot: number) => string): string {
   const parts: string[] = [];
@@ -93,7 +150,11 @@ export function materialize(spec: RequestSpec, live: LiveState): ConcreteRequest
     case 'random':
       path = `/${spec.path.segments.map((s) => rawQueryText(s).replace(/[?]/g, '%3F')).join('/')}`;
       break;
+    case 'admin':
+      path = adminPath(spec.path, spec.method, live);
+      break;
   }
+  const pathname = path;
   const query = encodeParams(spec.query, resolve);
   if (query) path += `?${query}`;
 
@@ -125,6 +186,15 @@ export function materialize(spec: RequestSpec, live: LiveState): ConcreteRequest
   for (const [name, value] of spec.headers) headers[name] = headerSafe(value === '{issuer}' ? live.baseUrl : value);
 
   const headerBytes = Object.values(headers).reduce((n, v) => n + v.length, 0);
+  let admin: AdminFacts | undefined;
+  if (servedByAdmin(pathname)) {
+    const route = adminRouteOf(spec.method, pathname)?.route;
+    admin = {
+      credential: live.adminCredential(headers.authorization),
+      ...(route ? { route: { operationId: route.operationId, access: route.access } } : {}),
+      readableBody: readableJson(body, headers['content-type']),
+    };
+  }
   return {
     target: spec.target,
     method: spec.method,
@@ -135,6 +205,7 @@ export function materialize(spec: RequestSpec, live: LiveState): ConcreteRequest
     oversized: (body?.length ?? 0) > 16 * 1024 || path.length + headerBytes > 8 * 1024,
     sessionSlot,
     onEndpoint,
+    ...(admin ? { admin } : {}),
   };
 }
 

@@ -10,10 +10,14 @@ import { CONTACTS, CALENDAR, REDIRECT } from '../../helpers/fixtures.ts';
 import { completeInteraction } from '../../helpers/oauth.ts';
 import { formAction, hiddenField, UserAgent } from '../../helpers/user-agent.ts';
 import type { RefName } from './values.ts';
+import type { AdminCredential, ConcreteRequest } from './http.ts';
+import { AdminState, type FuzzAdminClients } from './admin-state.ts';
 
 export interface FuzzFixtures extends Fixtures {
   /** For POST /reg; without it registration is only fuzzed unauthenticated. */
   initialAccessToken?: string;
+  /** Admin API clients; without them the admin API is only fuzzed without valid tokens. */
+  admin?: FuzzAdminClients;
 }
 
 export const OTHER_REDIRECT = 'http://127.0.0.1:9999/other';
@@ -71,11 +75,24 @@ export class LiveState {
   readonly stats: LiveStats = { replenished: 0, replenishFailures: [], serverErrors: [] };
   /** A self-registered (hence unverified) client: it always gets a consent prompt. Never given to the fuzzer. */
   #consentClient: string | undefined;
+  /** The admin API's tokens, sacrificial records and ledger (admin-state.ts). */
+  readonly admin: AdminState;
 
   constructor(
     readonly baseUrl: string,
     readonly fixtures: FuzzFixtures,
-  ) {}
+  ) {
+    this.admin = new AdminState(
+      {
+        url: (path) => this.url(path),
+        json: (url, init) => this.#fetchJson(url, init),
+        publicClientGrant: async () => {
+          await this.#codeWith(this.sessions.at(-1)?.agent ?? new UserAgent(), this.fixtures.spa.clientId, 'contacts:read');
+        },
+      },
+      fixtures,
+    );
+  }
 
   url(path: string): string {
     return `${this.baseUrl}${path}`;
@@ -90,7 +107,13 @@ export class LiveState {
       remember(this.stats.replenishFailures, (error as Error).message.slice(0, 200), 20);
     }
     await this.replenish();
-    if (!this.codes.length || !this.interactions.length) {
+    try {
+      await this.admin.prepare();
+    } catch (error) {
+      remember(this.stats.replenishFailures, `admin API: ${(error as Error).message.slice(0, 200)}`, 20);
+    }
+    const adminMissing = this.fixtures.admin && (!this.admin.tokens.length || !this.admin.revokedTokens.length || !this.admin.removedTokens.length);
+    if (!this.codes.length || !this.interactions.length || adminMissing) {
       throw new Error(`fuzz live state incomplete: ${this.stats.replenishFailures.join('; ')}`);
     }
   }
@@ -119,6 +142,7 @@ export class LiveState {
       ['login interaction', () => this.#loginInteraction()],
       ['consent interaction', () => this.#consentInteraction()],
       ['consent interaction', () => this.#consentInteraction()],
+      ['admin API tokens and victims', () => this.admin.topUp()],
     ];
     for (const [name, step] of steps) {
       try {
@@ -208,14 +232,56 @@ export class LiveState {
         return f.user.password;
       case 'issuer':
         return this.baseUrl;
+      case 'user_id':
+        return f.user.id;
+      case 'admin_token':
+      case 'admin_read_token':
+      case 'admin_noscope_token':
+      case 'admin_revoked_token':
+      case 'admin_removed_token':
+      case 'admin_client_id':
+      case 'admin_resource_id':
+      case 'victim_user_id':
+      case 'victim_client_id':
+      case 'victim_resource':
+      case 'victim_grant_id':
+        return this.admin.resolve(ref, slot) ?? ref;
     }
+  }
+
+  /**
+   * A record the rest of the run stands on: the fixture user, clients and resource servers, the
+   * self-registered clients, the admin clients. The fuzzer's admin API writes never name one
+   * (http.ts points them at a victim instead).
+   */
+  isProtectedAdminId(text: string): boolean {
+    const f = this.fixtures;
+    const ids = [
+      f.user.id,
+      f.reader.clientId,
+      f.editor.clientId,
+      f.spa.clientId,
+      f.service.clientId,
+      f.contacts.clientId,
+      f.calendar.clientId,
+      f.contacts.id,
+      f.calendar.id,
+      ...this.registered.map((r) => r.clientId),
+      ...(this.#consentClient ? [this.#consentClient] : []),
+      ...this.admin.ownClientIds(),
+    ];
+    return ids.includes(text);
+  }
+
+  adminCredential(authorization: string | undefined): AdminCredential {
+    return this.admin.credentialOf(authorization);
   }
 
   /** The secret that goes with the client `resolve('client_id', slot)` names. */
   secretFor(clientId: string): string | undefined {
     const f = this.fixtures;
     for (const c of [f.reader, f.editor, f.service, f.contacts, f.calendar]) if (c.clientId === clientId) return c.clientSecret;
-    return this.registered.find((r) => r.clientId === clientId)?.clientSecret;
+    return this.registered.find((r) => r.clientId === clientId)?.clientSecret ?? this.admin.secretFor(clientId);
   }
 
   interactionAgent(slot: number): UserAgent | undefined {
@@ -230,7 +296,8 @@ export class LiveState {
    * Learns from a response what the fuzzer just changed: new tokens, a rotated registration
    * access token, a new self-registered client, a regenerated logout form value.
    */
-  learn(request: { method: string; path: string; body?: Buffer; sessionSlot?: number }, status: number, contentType: string, body: string): void {
+  learn(request: ConcreteRequest, status: number, contentType: string, body: string): void {
+    this.admin.learn(request, status);
     const path = request.path.split('?')[0] ?? '';
     let rotated = false;
     if (path === '/token' && status === 200 && request.body) {

@@ -8,7 +8,7 @@
 import http from 'node:http';
 import fc from 'fast-check';
 import type { RequestSpec } from './spec.ts';
-import { anyRequest } from './cases.ts';
+import { CASES, type CaseSet } from './cases.ts';
 import { materialize, send, type ConcreteRequest, type Observed } from './http.ts';
 import { check, sameRedirectTarget, type CheckContext, type Violation } from './checks.ts';
 import { LiveState, type FuzzFixtures } from './live-state.ts';
@@ -17,6 +17,8 @@ export const DEFAULT_SEED = 424242;
 
 export interface FuzzOptions {
   runs: number;
+  /** Which cases: every endpoint (default) or the admin API only. */
+  cases?: CaseSet;
   seed?: number;
   baseUrl: string;
   fixtures: FuzzFixtures;
@@ -148,6 +150,12 @@ export function signatureOf(request: ConcreteRequest, observed: Observed, violat
       return `oauth-error-body | OAuth JSON endpoints | 4xx ${type} | ${violation.detail.split(': ')[1]?.split(/[:(]/)[0]?.trim()}`;
     case 'html-security-headers':
       return `html-security-headers | ${request.target} | ${status} | ${violation.detail}`;
+    case 'admin-error-body':
+      return `admin-error-body | ${request.admin?.route?.operationId ?? 'admin path'} ${STANDARD_METHODS.has(request.method) ? '' : 'unusual method '}| ${status} ${type}`;
+    case 'admin-no-fields':
+      return `admin-no-fields | ${request.admin?.route?.operationId ?? '?'} | ${observed.body.replace(/"error_description":"[^"]*"/, '').slice(0, 60)}`;
+    case 'admin-access':
+      return `admin-access | ${request.admin?.credential ?? '?'} ${request.admin?.route?.operationId ?? request.method} | ${status}`;
     default:
       return `${violation.kind} | ${request.target} | ${status}`;
   }
@@ -160,6 +168,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
   const replenishEvery = options.replenishEvery ?? 500;
   const progressEvery = options.progressEvery ?? 1000;
   const base = new URL(options.baseUrl);
+  const cases = CASES[options.cases ?? 'all'];
   const live = new LiveState(options.baseUrl.replace(/\/$/, ''), options.fixtures);
   await live.prepare();
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, keepAliveMsecs: 1000 });
@@ -190,6 +199,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
     const request = materialize(spec, live);
     const observed = await send(base, request, agent, timeoutMs);
     if (!observed.transportError) live.learn(request, observed.status, String(observed.headers['content-type'] ?? ''), observed.body);
+    else if (!observed.transportError.startsWith('client:')) live.admin.learn(request, undefined);
     return { request, observed, violations: check(request, observed, context) };
   }
 
@@ -197,7 +207,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
   const started = performance.now();
   let index = 0;
   let done = 0;
-  const property = fc.asyncProperty(anyRequest, async (spec) => {
+  const property = fc.asyncProperty(cases, async (spec) => {
     const path = String(index);
     index += 1;
     if (index > 1 && index % replenishEvery === 0) await live.replenish();
@@ -253,6 +263,24 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
     });
   }
 
+  // The admin API's ledger and audit trail, now that nothing is in flight (admin-state.ts).
+  let adminProblems: string[];
+  try {
+    adminProblems = await live.admin.verify();
+  } catch (error) {
+    adminProblems = [`the check itself failed: ${(error as Error).message}`];
+  }
+  for (const problem of adminProblems) {
+    const request: ConcreteRequest = { target: 'admin', method: 'GET', path: '/admin/v1/audit', headers: {}, body: undefined, chunked: false, oversized: false, onEndpoint: true };
+    record(`admin-ledger | ${problem.replace(/\d+/g, 'N').replace(/"[^"]*"|\b(app|dyn)_\S+/g, 'X')}`, {
+      path: '(after the run)',
+      spec: anyRequestPlaceholder,
+      request,
+      observed: { status: 0, headers: {}, body: problem, ms: 0 },
+      violations: [{ kind: 'admin-ledger', detail: problem }],
+    });
+  }
+
   const aliveAfter = await discoveryAnswers(live.baseUrl);
 
   const sorted = [...groups.values()].sort((a, b) => b.count - a.count);
@@ -261,8 +289,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
   const firstOfCause = sorted.filter((g, i) => sorted.findIndex((h) => cause(h) === cause(g)) === i);
   const order = [...firstOfCause, ...sorted.filter((g) => !firstOfCause.includes(g))];
   for (const group of order.slice(0, options.minimize ?? 3)) {
-    if (group.signature.startsWith('fuzzer-error') || group.first.path === '(live state)') continue;
-    group.minimal = await minimize(group, { seed, exchange, timeMs: options.minimizeMs ?? 20_000 });
+    if (group.signature.startsWith('fuzzer-error') || group.first.path.startsWith('(')) continue;
+    group.minimal = await minimize(group, { seed, cases, exchange, timeMs: options.minimizeMs ?? 20_000 });
   }
   agent.destroy();
 
@@ -289,7 +317,10 @@ type Exchange = (spec: RequestSpec) => Promise<{ request: ConcreteRequest; obser
  * boxed), then simplifies the result greedily (drop headers, cookie, credentials, parameters one
  * by one...) while it still fails the same way.
  */
-async function minimize(group: FailureGroup, { seed, exchange, timeMs }: { seed: number; exchange: Exchange; timeMs: number }): Promise<FuzzFailure | undefined> {
+async function minimize(
+  group: FailureGroup,
+  { seed, cases, exchange, timeMs }: { seed: number; cases: fc.Arbitrary<RequestSpec>; exchange: Exchange; timeMs: number },
+): Promise<FuzzFailure | undefined> {
   const deadline = performance.now() + timeMs;
   let smallest: FuzzFailure | undefined;
   const fails = async (spec: RequestSpec): Promise<FuzzFailure | undefined> => {
@@ -297,7 +328,7 @@ async function minimize(group: FailureGroup, { seed, exchange, timeMs }: { seed:
     const same = violations.some((v) => signatureOf(request, observed, v) === group.signature);
     return same ? { path: group.first.path, signature: group.signature, request, spec, observed, violations } : undefined;
   };
-  const property = fc.asyncProperty(anyRequest, async (spec) => {
+  const property = fc.asyncProperty(cases, async (spec) => {
     const failure = await fails(spec);
     if (failure && (!smallest || JSON.stringify(spec).length <= JSON.stringify(smallest.spec).length)) smallest = failure;
     return !failure;
@@ -345,10 +376,10 @@ function* simpler(spec: RequestSpec): Generator<RequestSpec> {
 }
 
 /** Sends one generated case again, alone, against a server (fuzz-cli.ts --replay). */
-export async function replayCase(options: { seed: number; path: string; baseUrl: string; fixtures: FuzzFixtures }): Promise<FuzzFailure> {
+export async function replayCase(options: { seed: number; path: string; baseUrl: string; fixtures: FuzzFixtures; cases?: CaseSet }): Promise<FuzzFailure> {
   const live = new LiveState(options.baseUrl.replace(/\/$/, ''), options.fixtures);
   await live.prepare();
-  const [spec] = fc.sample(anyRequest, { seed: options.seed, path: options.path, numRuns: 1 });
+  const [spec] = fc.sample(CASES[options.cases ?? 'all'], { seed: options.seed, path: options.path, numRuns: 1 });
   if (!spec) throw new Error(`no case at path ${options.path}`);
   const agent = new http.Agent({ keepAlive: false });
   try {

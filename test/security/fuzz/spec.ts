@@ -19,7 +19,9 @@ export type Target =
   | 'jwks'
   | 'interaction'
   | 'health'
-  | 'unknown';
+  | 'unknown'
+  /** The admin API: /admin/v1/*, its OpenAPI document and its protected-resource metadata. */
+  | 'admin';
 
 export interface Param {
   name: string;
@@ -33,7 +35,13 @@ export type PathSpec =
   | { t: 'reg'; id: Val }
   | { t: 'interaction'; uid: Val; action: string }
   | { t: 'resume'; uid: Val }
-  | { t: 'random'; segments: string[] };
+  | { t: 'random'; segments: string[] }
+  /**
+   * An admin API path, `/admin/v1/users/{id}` say, with the `{…}` filled in by `id`: `plain`
+   * percent-encodes it (a resource identifier becomes `https%3A%2F%2F…`), `raw` sends `%`
+   * sequences and `/` as they are, `double` percent-encodes it twice.
+   */
+  | { t: 'admin'; template: string; id?: Val; encoding?: 'plain' | 'raw' | 'double' };
 
 export type BodySpec =
   | { t: 'none' }

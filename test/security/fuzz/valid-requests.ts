@@ -44,41 +44,64 @@ export type Mutation =
   | { m: 'header'; headers: Array<[string, string]> }
   | { m: 'accept'; accept: string | undefined }
   | { m: 'cookie'; cookie: CookieSpec }
-  | { m: 'chunked' };
+  | { m: 'chunked' }
+  /** The admin API: another value (and encoding) for the path's `{id}`. */
+  | { m: 'path-id'; id: Val; encoding: 'plain' | 'raw' | 'double' };
 
 const index = fc.nat(15);
 /** Hostile values, and valid values of every kind (type confusion: a refresh token where a code goes). */
 const anyValue = paramVal(ALL_REFS);
 
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  { arbitrary: fc.record({ m: fc.constant('drop' as const), i: index }), weight: 4 },
-  { arbitrary: fc.record({ m: fc.constant('set' as const), i: index, value: anyValue }), weight: 8 },
-  { arbitrary: fc.record({ m: fc.constant('dup' as const), i: index, value: anyValue }), weight: 2 },
-  { arbitrary: fc.record({ m: fc.constant('add' as const), param: fc.record({ name: fc.oneof(smallString, fc.constantFrom('client_id', 'client_secret', 'scope', 'resource', 'redirect_uri', 'code', 'token', 'request', 'claims', '__proto__')), value: anyValue, style: STYLE }) }), weight: 2 },
-  { arbitrary: fc.record({ m: fc.constant('style' as const), i: index, style: STYLE }), weight: 1 },
-  { arbitrary: fc.record({ m: fc.constant('content-type' as const), contentType: anyContentType }), weight: 1 },
-  { arbitrary: fc.record({ m: fc.constant('body' as const), body: brokenBody }), weight: 1 },
-  { arbitrary: fc.record({ m: fc.constant('auth' as const), auth: anyAuth({ clients: ['client_id', 'rs_client_id', 'public_client_id', 'service_client_id'], tokens: ['access_token', 'initial_access_token', 'registration_access_token'] }) }), weight: 3 },
-  { arbitrary: fc.record({ m: fc.constant('method' as const), method: fc.constantFrom(...METHODS) }), weight: 1 },
-  { arbitrary: fc.record({ m: fc.constant('header' as const), headers: anyHeaders }), weight: 1 },
-  { arbitrary: fc.record({ m: fc.constant('accept' as const), accept: anyAccept }), weight: 1 },
-  { arbitrary: fc.record({ m: fc.constant('cookie' as const), cookie: anyCookie({ interaction: true, session: true }) }), weight: 1 },
-  { arbitrary: fc.constant<Mutation>({ m: 'chunked' }), weight: 1 },
-);
+const AUTH_MUTATION = anyAuth({ clients: ['client_id', 'rs_client_id', 'public_client_id', 'service_client_id'], tokens: ['access_token', 'initial_access_token', 'registration_access_token'] });
+
+/** One mutation; `authorization` draws the replacement credentials, `extra` adds kinds of mutation (the admin API's). */
+export function mutationOf(authorization: fc.Arbitrary<AuthSpec>, extra: Array<fc.WeightedArbitrary<Mutation>> = []): fc.Arbitrary<Mutation> {
+  return fc.oneof(
+    { arbitrary: fc.record({ m: fc.constant('drop' as const), i: index }), weight: 4 },
+    { arbitrary: fc.record({ m: fc.constant('set' as const), i: index, value: anyValue }), weight: 8 },
+    { arbitrary: fc.record({ m: fc.constant('dup' as const), i: index, value: anyValue }), weight: 2 },
+    { arbitrary: fc.record({ m: fc.constant('add' as const), param: fc.record({ name: fc.oneof(smallString, fc.constantFrom('client_id', 'client_secret', 'scope', 'resource', 'redirect_uri', 'code', 'token', 'request', 'claims', '__proto__')), value: anyValue, style: STYLE }) }), weight: 2 },
+    { arbitrary: fc.record({ m: fc.constant('style' as const), i: index, style: STYLE }), weight: 1 },
+    { arbitrary: fc.record({ m: fc.constant('content-type' as const), contentType: anyContentType }), weight: 1 },
+    { arbitrary: fc.record({ m: fc.constant('body' as const), body: brokenBody }), weight: 1 },
+    { arbitrary: fc.record({ m: fc.constant('auth' as const), auth: authorization }), weight: 3 },
+    { arbitrary: fc.record({ m: fc.constant('method' as const), method: fc.constantFrom(...METHODS) }), weight: 1 },
+    { arbitrary: fc.record({ m: fc.constant('header' as const), headers: anyHeaders }), weight: 1 },
+    { arbitrary: fc.record({ m: fc.constant('accept' as const), accept: anyAccept }), weight: 1 },
+    { arbitrary: fc.record({ m: fc.constant('cookie' as const), cookie: anyCookie({ interaction: true, session: true }) }), weight: 1 },
+    { arbitrary: fc.constant<Mutation>({ m: 'chunked' }), weight: 1 },
+    ...extra,
+  );
+}
+
+const mutation = mutationOf(AUTH_MUTATION);
 
 /** 0 to 3 mutations; one most often. */
-const mutations = fc.oneof(
-  { arbitrary: fc.constant([] as Mutation[]), weight: 1 },
-  { arbitrary: fc.array(mutation, { minLength: 1, maxLength: 1 }), weight: 4 },
-  { arbitrary: fc.array(mutation, { minLength: 2, maxLength: 3 }), weight: 3 },
-);
+export function mutationList(one: fc.Arbitrary<Mutation>): fc.Arbitrary<Mutation[]> {
+  return fc.oneof(
+    { arbitrary: fc.constant([] as Mutation[]), weight: 1 },
+    { arbitrary: fc.array(one, { minLength: 1, maxLength: 1 }), weight: 4 },
+    { arbitrary: fc.array(one, { minLength: 2, maxLength: 3 }), weight: 3 },
+  );
+}
 
-/** The parameters a mutation acts on: the form body's when there is one, the query's otherwise. */
+const mutations = mutationList(mutation);
+
+/**
+ * The parameters a mutation acts on: the form body's when there is one, the query's otherwise;
+ * for the admin API, the members of its JSON body.
+ */
 function paramsOf(spec: RequestSpec): Param[] {
+  if (spec.target === 'admin' && spec.body.t === 'json' && spec.body.value.t === 'obj') {
+    return spec.body.value.entries.map(([name, value]) => ({ name, value, style: 'plain' }));
+  }
   return spec.body.t === 'form' ? spec.body.params : spec.query;
 }
 
 function withParams(spec: RequestSpec, params: Param[]): RequestSpec {
+  if (spec.target === 'admin' && spec.body.t === 'json' && spec.body.value.t === 'obj') {
+    return { ...spec, body: { t: 'json', value: { t: 'obj', entries: params.map((p): [string, Val] => [p.name, p.value]) } } };
+  }
   return spec.body.t === 'form' ? { ...spec, body: { t: 'form', params } } : { ...spec, query: params };
 }
 
@@ -131,6 +154,9 @@ export function applyMutations(template: RequestSpec, list: Mutation[]): Request
         break;
       case 'chunked':
         spec = { ...spec, chunked: true };
+        break;
+      case 'path-id':
+        if (spec.path.t === 'admin' && spec.path.id) spec = { ...spec, path: { ...spec.path, id: mutation.id, encoding: mutation.encoding } };
         break;
     }
   }

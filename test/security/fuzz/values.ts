@@ -33,7 +33,22 @@ export type RefName =
   | 'logout_xsrf'
   | 'email'
   | 'password'
-  | 'issuer';
+  | 'issuer'
+  // The admin API (admin-requests.ts): its tokens, by what they may do...
+  | 'admin_token'
+  | 'admin_read_token'
+  | 'admin_noscope_token'
+  | 'admin_revoked_token'
+  | 'admin_removed_token'
+  // ...and what its paths and filters name: real records, and sacrificial ones the fuzzer may
+  // change or remove (the live state re-creates them).
+  | 'admin_client_id'
+  | 'admin_resource_id'
+  | 'user_id'
+  | 'victim_user_id'
+  | 'victim_client_id'
+  | 'victim_resource'
+  | 'victim_grant_id';
 
 export type Val =
   | { t: 'lit'; v: string }

@@ -1,0 +1,45 @@
+// Most of the traffic (token, introspection and revocation requests) is for oidc-provider alone:
+// none of our routes answers those paths, and the layers that guard our routes (same-origin
+// posts, registration CORS and throttle, the admin API) act only on their own paths. Passed
+// through them anyway, every such request paid a dozen middleware calls, router matches and
+// their promises for nothing (W1 profile, bench/README.md). The lane sends requests for the
+// provider-only paths (exact matches) straight on to the provider; every other request goes
+// through our middleware first, in order, as before. test/ops/provider-lane.test.ts checks that
+// none of our routes and guards claims a provider-only path.
+import type { Context, Middleware, Next } from 'koa';
+
+/** koa-compose's contract (each `next` at most once, in order), for the middleware the lane holds. */
+function chain(middleware: readonly Middleware[]): (ctx: Context, next: Next) => Promise<unknown> {
+  return (ctx, next) => {
+    let called = -1;
+    const dispatch = (i: number): Promise<unknown> => {
+      if (i <= called) return Promise.reject(new Error('next() called multiple times'));
+      called = i;
+      const fn = i === middleware.length ? next : middleware[i];
+      if (!fn) return Promise.resolve();
+      try {
+        return Promise.resolve(fn(ctx as never, () => dispatch(i + 1)));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    };
+    return dispatch(0);
+  };
+}
+
+/**
+ * Takes the middleware registered on `app` from index `from` on (our routes and their guards)
+ * and puts one lane in their place: requests for `paths` go straight on to what is registered
+ * after it (the provider), every other request through those middleware first.
+ */
+export function laneForProviderPaths(app: { middleware: Middleware[] }, from: number, paths: ReadonlySet<string>): void {
+  const ours = app.middleware.splice(from);
+  const throughOurs = chain(ours);
+  const lane = function lane(ctx: Context, next: Next) {
+    return paths.has(ctx.path) ? next() : throughOurs(ctx, next);
+  };
+  app.middleware.push(Object.assign(lane, { [LANE]: { paths, bypassed: ours } }));
+}
+
+/** What a lane holds, for the test that checks it bypasses nothing that applies. */
+export const LANE = Symbol('provider lane');
