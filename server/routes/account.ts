@@ -63,8 +63,24 @@ function appCard(grant: GrantSummary, client: Awaited<ReturnType<Provider['Clien
     trail: trail
       .filter((entry) => !entry.grantId || entry.grantId === grant.grantId)
       .slice(0, 8)
-      .map((entry) => ({ at: date(entry.at), what: EVENT_WORDS[entry.event] ?? entry.event })),
+      .map((entry) => ({ at: date(entry.at), what: trailWords(entry, snapshot, client ? describeClient(client).name : grant.clientId) })),
   };
+}
+
+/** One line of an app's activity trail; an exchange names the API that acted for the app (RFC 8693). */
+function trailWords(entry: AuditRecord, snapshot: ResourceSnapshot, appName: string): string {
+  if (entry.event === 'token.exchanged') {
+    const { through, resource, scope } = entry.details as { through?: string; resource?: string; scope?: string };
+    const via = (through && snapshot.get(through)?.name) ?? through ?? 'an API';
+    const what = String(scope ?? '')
+      .split(' ')
+      .filter(Boolean)
+      .map((s) => describeScope(s, snapshot, resource))
+      .map((words) => words.charAt(0).toLowerCase() + words.slice(1))
+      .join(', ');
+    return `${appName}, through ${via}, ${what || 'used your access'}`;
+  }
+  return EVENT_WORDS[entry.event] ?? entry.event;
 }
 
 /**

@@ -59,7 +59,7 @@ describe.each(STORES)('token exchange (%s)', (store) => {
     const agent = new UserAgent();
     const done = await completeInteraction(agent, request.url.toString(), REDIRECT, user);
     const tokens = await client.authorizationCodeGrant(app, new URL(done.location as string), { pkceCodeVerifier: request.verifier, expectedState: request.state }, { resource: CONTACTS });
-    return { user, app, tokens };
+    return { user, app, tokens, agent };
   }
 
   const exchange = (credentials: { id: string; secret: string }, fields: Record<string, string>) =>
@@ -78,7 +78,7 @@ describe.each(STORES)('token exchange (%s)', (store) => {
   });
 
   it('exchanges a Contacts API token for a Calendar API token bounded by the grant, with act', async () => {
-    const { user, tokens } = await contactsToken();
+    const { user, tokens, agent } = await contactsToken();
     expect(await introspect(h.issuer, contactsRs(), tokens.access_token)).toMatchObject({ active: true, aud: CONTACTS });
     const contactsRsClient = await confidentialClient(h, f.contacts.clientId, f.contacts.clientSecret);
     const exchanged = await client.genericGrantRequest(contactsRsClient, EXCHANGE, { subject_token: tokens.access_token, subject_token_type: ACCESS_TOKEN, resource: CALENDAR });
@@ -93,6 +93,10 @@ describe.each(STORES)('token exchange (%s)', (store) => {
     await h.app.audit.idle();
     const trail = await h.app.audit.list({ accountId: user.id, clientId: chainApp.clientId });
     expect(trail.find((e) => e.event === 'token.exchanged')?.details).toMatchObject({ through: CONTACTS, resource: CALENDAR, scope: 'calendar:read' });
+    // And the connected-apps page says it in words, on the app's card.
+    const account = await agent.follow(h.url('/account'), h.url('/nowhere'));
+    expect(account.status).toBe(200);
+    expect(account.body).toContain('Chain App, through Contacts API, see your calendar');
   });
 
   it('chains go on with a nested act, into a JWT that carries it', async () => {
