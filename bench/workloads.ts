@@ -1,36 +1,18 @@
-// The four workloads of issue 6.
+// The four workloads of issue 6 (how a run is measured: measure.ts; their users: users.ts).
 //   W1 client_credentials token requests (contacts-sync).
 //   W2 introspection of opaque access tokens by their resource server (contacts-api).
 //   W3 refresh with rotation, a fresh refresh token per request (each is presented once).
 //   W4 full code + PKCE flows: login (scrypt), consent (a new user each time), token.
-import crypto from 'node:crypto';
-import autocannon from 'autocannon';
 import { codeFlow, confidentialClient } from '../test/helpers/oauth.ts';
 import { UserAgent } from '../test/helpers/user-agent.ts';
 import { basicAuth } from '../test/helpers/server-process.ts';
-import { parseDatabaseUrl } from '../server/config/env.ts';
-import { createDatabase } from '../server/db/knex.ts';
-import { hashPassword } from '../server/services/passwords.ts';
-import type { DatabaseCpu, Target } from './target.ts';
+import { cannon, measured, urls, type Measurement } from './measure.ts';
+import type { Target } from './target.ts';
+import { newUsers, type Users } from './users.ts';
+
+export type { Measurement } from './measure.ts';
 
 export type Workload = 'W1' | 'W2' | 'W3' | 'W4';
-
-export interface Measurement {
-  /** Successful requests (W4: completed flows) per second. */
-  rate: number;
-  /** The same per second of server CPU time (user + system). */
-  perCpuSecond: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  requests: number;
-  statementsPerRequest: number;
-  rss: number;
-  /** Server CPU µs per successful request on the main thread and on every other thread. */
-  cpuPerRequest?: { main: number; others: number };
-  /** The database's CPU µs per successful request, where the target reads it (scale-out). */
-  databaseCpuPerRequest?: DatabaseCpu;
-}
 
 export interface Options {
   connections: number;
@@ -57,52 +39,6 @@ const REDIRECT = 'http://127.0.0.1:8080/callback';
 const RESOURCE = 'https://contacts-api.example';
 const CLIENT_CREDENTIALS = `grant_type=client_credentials&scope=contacts%3Aread&resource=${encodeURIComponent(RESOURCE)}`;
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
-
-/** Runs `load`, reading server CPU time and statement counts around it. */
-async function measured(target: Target, load: () => Promise<{ ok: number; errors: number; p50: number; p99: number; seconds: number }>): Promise<Measurement> {
-  const before = await target.stats();
-  const result = await load();
-  const after = await target.stats();
-  // The two /bench/stats calls themselves run no SQL.
-  const cpuSeconds = (after.cpu.user - before.cpu.user + after.cpu.system - before.cpu.system) / 1e6;
-  const requests = result.ok + result.errors;
-  return {
-    rate: result.ok / result.seconds,
-    perCpuSecond: cpuSeconds > 0 ? result.ok / cpuSeconds : 0,
-    p50: result.p50,
-    p99: result.p99,
-    errors: result.errors,
-    requests,
-    statementsPerRequest: requests ? (after.statements - before.statements) / requests : 0,
-    rss: after.rss,
-    ...(before.threadsCpu && after.threadsCpu && result.ok > 0
-      ? {
-          cpuPerRequest: {
-            main: (after.threadsCpu.main - before.threadsCpu.main) / result.ok,
-            others: (after.threadsCpu.others - before.threadsCpu.others) / result.ok,
-          },
-        }
-      : {}),
-    ...(before.databaseCpu !== undefined && after.databaseCpu !== undefined && result.ok > 0
-      ? {
-          databaseCpuPerRequest: {
-            backends: (after.databaseCpu.backends - before.databaseCpu.backends) / result.ok,
-            background: (after.databaseCpu.background - before.databaseCpu.background) / result.ok,
-          },
-        }
-      : {}),
-  };
-}
-
-/** `path` on every URL the target spreads its load over (autocannon shares the connections out). */
-function urls(target: Target, path: string): string[] {
-  return (target.issuers ?? [target.issuer]).map((issuer) => `${issuer}${path}`);
-}
-
-async function cannon(options: autocannon.Options) {
-  const result = await autocannon(options);
-  return { ok: result['2xx'], errors: result.errors + result.non2xx + result.timeouts, p50: result.latency.p50, p99: result.latency.p99, seconds: result.duration };
-}
 
 async function clientCredentialsToken(target: Target): Promise<string> {
   const response = await fetch(`${target.issuer}/token`, {
@@ -251,50 +187,6 @@ const w3: Runner = {
     if (!body.access_token || !(await introspectActive(target, body.access_token))) throw new Error('W3 refresh did not give an active token');
   },
 };
-
-interface Users {
-  next(): { email: string; password: string };
-}
-
-/**
- * A scrypt hash in the format server/services/passwords.ts stores and reads (parameters
- * included) at 1/96 of its cost (N=2^10, p=1 against 2^15 and 3). For W3, which signs its users
- * in only to start their refresh chains: at full cost those sign-ins were most of a smoke run's
- * time. W4 measures the sign-in and keeps the full cost.
- */
-function cheapPasswordHash(password: string): string {
-  const salt = crypto.randomBytes(16);
-  const key = crypto.scryptSync(password.normalize('NFKC'), salt, 32, { N: 2 ** 10, r: 8, p: 1 });
-  return `scrypt$${2 ** 10}$8$1$${salt.toString('base64url')}$${key.toString('base64url')}`;
-}
-
-/**
- * `count` new users, inserted directly with one precomputed password hash (`cheap`: see
- * cheapPasswordHash). Bare oidc-provider has no user store: any name signs in there, so the
- * names alone do.
- */
-async function newUsers(target: Target, count: number, cost: 'full' | 'cheap' = 'full'): Promise<Users> {
-  const password = 'bench password';
-  const run = crypto.randomBytes(4).toString('hex');
-  const emails = Array.from({ length: count }, (_, i) => `bench-${run}-${i}@example.com`);
-  let next = 0;
-  const users = { next: () => ({ email: emails[next++ % emails.length] as string, password }) };
-  if (!target.databaseUrl) return users;
-  const hash = cost === 'cheap' ? cheapPasswordHash(password) : await hashPassword(password);
-  const db = createDatabase(parseDatabaseUrl(target.databaseUrl));
-  const rows = emails.map((email) => ({
-    id: crypto.randomUUID(),
-    email,
-    name: null,
-    email_verified: true,
-    password_hash: hash,
-    created_at: Date.now(),
-    disabled_at: null,
-  }));
-  for (let i = 0; i < rows.length; i += 250) await db('users').insert(rows.slice(i, i + 250));
-  await db.destroy();
-  return users;
-}
 
 const w4: Runner = {
   bare: false,
