@@ -4,6 +4,7 @@
 // (grant_id, uid, user_code, account_id, client_id, expires_at, consumed_at) are denormalised
 // from the payload so each access is one indexed statement. Payloads are sealed (see at-rest.ts).
 // Clients live in their own table (client-store.ts) because operators and the CLI manage them.
+// What the services ask of the table beyond this contract is in payload-queries.ts.
 import type { Knex } from 'knex';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Sealer } from './at-rest.ts';
@@ -14,7 +15,7 @@ import type { UpsertRow } from './payload-upsert.ts';
 import { openUnit } from './write-unit.ts';
 import { notRevoked, PayloadReader, REVOKED, TABLE } from './payload-reader.ts';
 import { existingRequestScope, prefetchKey, type PrefetchedRow } from './request-scope.ts';
-import { isStorableText } from './storable-text.ts';
+import { openPayload } from './payload-queries.ts';
 
 /** How storage-level refusals become protocol errors; supplied by the provider wiring. */
 export interface AdapterErrors {
@@ -45,7 +46,6 @@ interface PayloadRow {
   payload: string;
   consumed_at: number | null;
 }
-
 
 /** Models whose ids must never be stored twice: a second insert is a replay. */
 const INSERT_ONLY = new Set(['ReplayDetection', 'GraceReplay']);
@@ -122,13 +122,8 @@ export class PayloadAdapter implements Adapter {
 
   #open(key: string, row: PayloadRow | undefined): AdapterPayload | undefined {
     if (!row) return undefined;
-    let payload: AdapterPayload;
-    try {
-      payload = JSON.parse(this.#sealer.open(row.payload, this.#associatedData(key))) as AdapterPayload;
-    } catch {
-      // Sealed for another model or row, or with another key: treat as absent, never trust it.
-      return undefined;
-    }
+    const payload = openPayload(this.#sealer, this.#model, key, row.payload);
+    if (!payload) return undefined;
     if (row.consumed_at !== null && row.consumed_at !== undefined) {
       payload.consumed = Math.floor(Number(row.consumed_at) / 1000);
     }
@@ -227,124 +222,4 @@ export function createAdapterFactory(
   // One reader for every model: the provider's parallel lookups of one value share a statement.
   const shared = { ...options, reader: options.reader ?? new PayloadReader(db, options.now) };
   return (model) => (model === 'Client' ? clients.adapter() : new PayloadAdapter(db, model, sealer, shared));
-}
-
-/**
- * Deletes expired rows in small batches, resting between them: each batch is followed by a
- * pause of `restFactor` times its own duration (at most MAX_REST_MS: under load that duration
- * includes waiting for the connection), so requests queued behind a batch wait for one small
- * batch, not for the whole purge (bench/growth.ts measures W2's p99 while it runs). A purge
- * call handles at most batchSize × maxBatches rows; the next call goes on.
- */
-const MAX_REST_MS = 100;
-export async function purgeExpired(
-  db: Knex,
-  { now = Date.now(), batchSize = 25, maxBatches = 100_000, restFactor = 4 } = {},
-): Promise<number> {
-  let total = 0;
-  for (let batch = 0; batch < maxBatches; batch += 1) {
-    const started = performance.now();
-    const deleted = rowsOf(
-      await db.raw(
-        `DELETE FROM ${TABLE} WHERE (model, id) IN (
-           SELECT model, id FROM ${TABLE} WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?
-         ) RETURNING id`,
-        [now, batchSize],
-      ),
-    );
-    total += deleted.length;
-    if (deleted.length < batchSize) break;
-    const busy = performance.now() - started;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_REST_MS, Math.max(1, busy * restFactor))));
-  }
-  return total;
-}
-
-/** Unexpired payloads of one model for an account and/or client (account pages, grant reuse). */
-export async function findPayloads(
-  db: Knex,
-  sealer: Sealer,
-  model: string,
-  where: { accountId?: string; clientId?: string },
-  now = Date.now(),
-): Promise<AdapterPayload[]> {
-  if ([where.accountId, where.clientId].some((value) => value !== undefined && !isStorableText(value))) return [];
-  const clauses = ['p.model = ?', '(p.expires_at IS NULL OR p.expires_at > ?)', NOT_REVOKED];
-  const bindings: unknown[] = [model, now];
-  if (where.accountId !== undefined) {
-    clauses.push('p.account_id = ?');
-    bindings.push(where.accountId);
-  }
-  if (where.clientId !== undefined) {
-    clauses.push('p.client_id = ?');
-    bindings.push(where.clientId);
-  }
-  const rows = rowsOf<PayloadRow & { id: string }>(
-    await db.raw(`SELECT p.id, p.payload, p.consumed_at FROM ${TABLE} p WHERE ${clauses.join(' AND ')}`, bindings as Knex.RawBinding[]),
-  );
-  const payloads: AdapterPayload[] = [];
-  for (const row of rows) {
-    try {
-      payloads.push(JSON.parse(sealer.open(row.payload, `${model}:${row.id}`)) as AdapterPayload);
-    } catch {
-      // unreadable rows are skipped, never trusted
-    }
-  }
-  return payloads;
-}
-
-/**
- * Rewrites one stored payload with `change`, only if nobody wrote the row meanwhile: a
- * compare-and-swap on the sealed value (unique per write, its nonce is random), retried on a
- * conflict, so an edit never overwrites a concurrent write it did not see. Lookup columns,
- * expiry and `consumed_at` are left as they are. Returns the new payload, or undefined when the
- * row is gone or `change` wants nothing changed.
- */
-export async function updatePayload(
-  db: Knex,
-  sealer: Sealer,
-  model: string,
-  id: string,
-  change: (payload: AdapterPayload) => AdapterPayload | undefined | Promise<AdapterPayload | undefined>,
-  { attempts = 8 } = {},
-): Promise<AdapterPayload | undefined> {
-  const key = sealer.digest(id);
-  const aad = `${model}:${key}`;
-  for (let attempt = 0; attempt < attempts; attempt += 1) {
-    const [row] = rowsOf<{ payload: string }>(await db.raw(`SELECT payload FROM ${TABLE} WHERE model = ? AND id = ?`, [model, key]));
-    if (!row) return undefined;
-    let payload: AdapterPayload;
-    try {
-      payload = JSON.parse(sealer.open(row.payload, aad)) as AdapterPayload;
-    } catch {
-      return undefined;
-    }
-    const next = await change(payload);
-    if (!next) return undefined;
-    const written = rowsOf(
-      await db.raw(`UPDATE ${TABLE} SET payload = ? WHERE model = ? AND id = ? AND payload = ? RETURNING id`, [sealer.seal(JSON.stringify(next), aad), model, key, row.payload]),
-    );
-    if (written.length > 0) return next;
-  }
-  throw new Error(`${model} kept changing while it was being updated`);
-}
-
-/** Unexpired payloads of one model issued under a grant (e.g. the access tokens to recall). */
-export async function findPayloadsByGrant(db: Knex, sealer: Sealer, model: string, grantId: string, now = Date.now()): Promise<AdapterPayload[]> {
-  const rows = rowsOf<PayloadRow & { id: string }>(
-    await db.raw(`SELECT p.id, p.payload, p.consumed_at FROM ${TABLE} p WHERE p.model = ? AND p.grant_id = ? AND (p.expires_at IS NULL OR p.expires_at > ?)`, [
-      model,
-      sealer.digest(grantId),
-      now,
-    ]),
-  );
-  const payloads: AdapterPayload[] = [];
-  for (const row of rows) {
-    try {
-      payloads.push(JSON.parse(sealer.open(row.payload, `${model}:${row.id}`)) as AdapterPayload);
-    } catch {
-      // unreadable rows are skipped, never trusted
-    }
-  }
-  return payloads;
 }

@@ -6,6 +6,7 @@
 // this statement consumed, so each request learns on its own whether it won.
 import type { Knex } from 'knex';
 import { TABLE } from './payload-reader.ts';
+import { paddedToPowerOfTwo } from './rows.ts';
 
 /** Which row, and when it was consumed (epoch ms). */
 export type ConsumeRow = readonly [model: string, id: string, at: number];
@@ -15,18 +16,11 @@ export type ConsumeRow = readonly [model: string, id: string, at: number];
  * latest of theirs: they commit together, within the same millisecond or two.
  */
 export function consumeStatement(rows: readonly ConsumeRow[]): { sql: string; bindings: Knex.RawBinding[] } {
-  const pairs = padded(rows);
+  const pairs = paddedToPowerOfTwo(rows);
   return {
     sql: `UPDATE ${TABLE} SET consumed_at = ?
           WHERE consumed_at IS NULL AND (model, id) IN (VALUES ${pairs.map(() => '(?, ?)').join(', ')})
           RETURNING model, id`,
     bindings: [Math.max(...rows.map((row) => row[2])), ...pairs.flatMap(([model, id]) => [model, id])],
   };
-}
-
-/** The list padded to a power of two (a repeated pair changes nothing): few shapes to prepare. */
-function padded(rows: readonly ConsumeRow[]): readonly ConsumeRow[] {
-  let size = 1;
-  while (size < rows.length) size *= 2;
-  return rows.concat(Array<ConsumeRow>(size - rows.length).fill(rows[rows.length - 1] as ConsumeRow));
 }

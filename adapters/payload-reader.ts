@@ -8,7 +8,7 @@
 // provider's next lookup. Every row is filtered exactly as a single lookup would be: unexpired,
 // and not under a revoked grant's tombstone.
 import type { Knex } from 'knex';
-import { rowsOf } from './rows.ts';
+import { paddedToPowerOfTwo, rowsOf } from './rows.ts';
 import { currentRequestScope, prefetchKey, type PrefetchedRow, type RequestScope } from './request-scope.ts';
 import type { StatementRunner } from './sqlite-statements.ts';
 
@@ -80,10 +80,9 @@ export class PayloadReader {
   }
 
   async #run(batch: Lookup[]): Promise<void> {
-    // IN lists padded to a power of two (repeating a value changes nothing) so the statement
-    // takes few shapes and each is prepared once.
-    const models = padded([...new Set(batch.map((l) => l.model))]);
-    const keys = padded([...new Set(batch.map((l) => l.key))]);
+    // IN lists padded to a power of two so the statement takes few shapes.
+    const models = paddedToPowerOfTwo([...new Set(batch.map((l) => l.model))]);
+    const keys = paddedToPowerOfTwo([...new Set(batch.map((l) => l.key))]);
     const now = this.#now();
     let rows: JoinedRow[];
     try {
@@ -109,12 +108,6 @@ export class PayloadReader {
       lookup.resolve(row ? { id: row.id, payload: row.payload, consumed_at: row.consumed_at } : undefined);
     }
   }
-}
-
-function padded(values: string[]): string[] {
-  let size = 1;
-  while (size < values.length) size *= 2;
-  return values.concat(Array<string>(size - values.length).fill(values[values.length - 1] as string));
 }
 
 function park(scope: RequestScope, row: JoinedRow): void {

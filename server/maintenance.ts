@@ -4,7 +4,7 @@
 import type { Knex } from 'knex';
 import type { Config } from './config/env.ts';
 import { sealerFor, type KeyMaterial } from './config/keys.ts';
-import { purgeExpired } from '../adapters/knex-adapter.ts';
+import { purgeExpired } from '../adapters/payload-queries.ts';
 import { resealAll } from '../adapters/reseal.ts';
 import type { Throttle } from './security/throttle.ts';
 import type { Metrics } from './observability/metrics.ts';

@@ -5,7 +5,7 @@ import type { Knex } from 'knex';
 import type Provider from 'oidc-provider';
 import type { AdapterPayload } from 'oidc-provider';
 import type { Sealer } from '../../adapters/at-rest.ts';
-import { findPayloads, findPayloadsByGrant, updatePayload } from '../../adapters/knex-adapter.ts';
+import { findPayloads, findPayloadsByGrant, updatePayload } from '../../adapters/payload-queries.ts';
 import { exceedsGrant, heldBy, narrowToGrant, withoutScope, type GrantScopes, type TokenScopes } from './grant-scopes.ts';
 import type { Audit } from './audit.ts';
 import type { StatusLists } from './status-lists.ts';

@@ -1,7 +1,7 @@
 // The adapter's maintenance and query helpers: purgeExpired (bounded batches) and findPayloads.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createSealer } from '../../adapters/at-rest.ts';
-import { findPayloads, purgeExpired } from '../../adapters/knex-adapter.ts';
+import { findPayloads, purgeExpired } from '../../adapters/payload-queries.ts';
 import { generateKeyMaterial } from '../../server/config/keys.ts';
 import { STORES } from '../helpers/databases.ts';
 import { PAYLOAD_MODELS, T0, countRows, openStore, payloadFor, randomId, rawRow, type TestStore } from './context.ts';

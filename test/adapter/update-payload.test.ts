@@ -4,7 +4,8 @@
 // by writing the row from inside the edit, between its read and its write.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORES } from '../helpers/databases.ts';
-import { PayloadAdapter, updatePayload } from '../../adapters/knex-adapter.ts';
+import { PayloadAdapter } from '../../adapters/knex-adapter.ts';
+import { updatePayload } from '../../adapters/payload-queries.ts';
 import { adapterErrors } from '../../server/oidc/provider.ts';
 import { withoutScope } from '../../server/services/grant-scopes.ts';
 import { openStore, randomId, type TestStore } from './context.ts';

@@ -11,7 +11,7 @@ import { hiddenField, UserAgent } from '../helpers/user-agent.ts';
 import { tokenRequest } from '../helpers/token-requests.ts';
 import { STORES } from '../helpers/databases.ts';
 import { createSealer } from '../../adapters/at-rest.ts';
-import { updatePayload } from '../../adapters/knex-adapter.ts';
+import { updatePayload } from '../../adapters/payload-queries.ts';
 
 const OLD_CLIENT = 'latchkey-account';
 

@@ -5,7 +5,7 @@ import { CONTACTS, REDIRECT } from '../helpers/fixtures.ts';
 import { authorizationRequest, client, type AuthorizationRequest } from '../helpers/oauth.ts';
 import { formAction, hiddenField, UserAgent, type PageResponse } from '../helpers/user-agent.ts';
 import { consentFields } from '../helpers/user-agent.ts';
-import { findPayloads } from '../../adapters/knex-adapter.ts';
+import { findPayloads } from '../../adapters/payload-queries.ts';
 import { createSealer } from '../../adapters/at-rest.ts';
 
 /** What a browser sends when it navigates: oidc-provider renders HTML errors only for it. */

@@ -7,7 +7,7 @@ import { createFixtures, REDIRECT, type Fixtures } from '../helpers/fixtures.ts'
 import { authorizationRequest, client, confidentialClient } from '../helpers/oauth.ts';
 import { formAction, hiddenField, UserAgent } from '../helpers/user-agent.ts';
 import { introspect } from '../helpers/token-requests.ts';
-import { findPayloads } from '../../adapters/knex-adapter.ts';
+import { findPayloads } from '../../adapters/payload-queries.ts';
 import { createSealer } from '../../adapters/at-rest.ts';
 import { STORES } from '../helpers/databases.ts';
 

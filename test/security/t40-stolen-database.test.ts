@@ -11,7 +11,7 @@ import { createFixtures, REDIRECT, type Fixtures } from '../helpers/fixtures.ts'
 import { authorizationRequest, client, codeFlow, completeInteraction, confidentialClient } from '../helpers/oauth.ts';
 import { UserAgent } from '../helpers/user-agent.ts';
 import { introspect, tokenRequest } from '../helpers/token-requests.ts';
-import { findPayloads } from '../../adapters/knex-adapter.ts';
+import { findPayloads } from '../../adapters/payload-queries.ts';
 import { createSealer } from '../../adapters/at-rest.ts';
 import { STORES } from '../helpers/databases.ts';
 
