@@ -83,10 +83,11 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   });
   const secureCookies = config.issuer.startsWith('https:');
   const devices = createDeviceCookie({ secure: secureCookies });
-  const interactions = interactionRoutes({ provider, accounts, catalog, views, csrf, isVerifiedClient, throttle, devices, consent, audit, metrics });
+  // One password sign-in for the interaction login and the account area's form.
+  const passwordSignIn = createPasswordSignIn({ accounts, throttle, devices, audit, metrics });
+  const interactions = interactionRoutes({ provider, views, csrf, passwordSignIn, consent, audit });
   // The account area: our own page on the provider's login session, with its own sign-in form.
   const session = createAccountSession({ provider, accounts, sessionTtl: config.ttl.session, secureCookies });
-  const passwordSignIn = createPasswordSignIn({ accounts, throttle, devices, audit, metrics });
   const accountSignIn = accountSignInRoutes({ session, passwordSignIn, views, csrf, formTtl: config.ttl.interaction, secureCookies });
   const account = accountRoutes({ provider, session, grants, audit, catalog, views, csrf });
   app.use(site.routes()).use(site.allowedMethods());

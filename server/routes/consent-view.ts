@@ -65,7 +65,8 @@ export interface ConsentGroup {
   delegation?: string | undefined;
 }
 
-interface PromptDetails {
+/** The consent prompt's details: what the request asks for that the app does not have yet. */
+export interface PromptDetails {
   missingOIDCScope?: string[];
   missingOIDCClaims?: string[];
   missingResourceScopes?: Record<string, string[]>;

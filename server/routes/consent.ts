@@ -10,16 +10,11 @@ import { decide, durationCaps, durationChoices, requiredScopes, type DurationPol
 import type { Views } from '../http/views.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { field, fields } from '../http/body.ts';
-import { consentGroups, describeClient, grantedGroups } from './consent-view.ts';
+import { consentGroups, describeClient, grantedGroups, type PromptDetails } from './consent-view.ts';
 
-type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+/** An interaction as the provider describes it (the login and consent routes share it). */
+export type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 type Grant = InstanceType<Provider['Grant']>;
-
-interface MissingDetails {
-  missingOIDCScope?: string[];
-  missingOIDCClaims?: string[];
-  missingResourceScopes?: Record<string, string[]>;
-}
 
 export interface ConsentDeps {
   provider: Provider;
@@ -33,7 +28,7 @@ export interface ConsentDeps {
 }
 
 function requested(details: Details): RequestedScopes {
-  const missing = details.prompt.details as MissingDetails;
+  const missing = details.prompt.details as PromptDetails;
   return { oidc: missing.missingOIDCScope ?? [], resources: missing.missingResourceScopes ?? {} };
 }
 
@@ -74,7 +69,7 @@ export function createConsentStep(deps: ConsentDeps) {
     delete (grant as unknown as { rejected?: unknown }).rejected;
     if (decision.granted.oidc.length) grant.addOIDCScope(decision.granted.oidc.join(' '));
     if (decision.declined.oidc.length) grant.rejectOIDCScope(decision.declined.oidc.join(' '));
-    const claims = (details.prompt.details as MissingDetails).missingOIDCClaims;
+    const claims = (details.prompt.details as PromptDetails).missingOIDCClaims;
     if (claims?.length) grant.addOIDCClaims(claims);
     for (const [indicator, scopes] of Object.entries(decision.granted.resources)) grant.addResourceScope(indicator, scopes.join(' '));
     for (const [indicator, scopes] of Object.entries(decision.declined.resources)) grant.rejectResourceScope(indicator, scopes.join(' '));

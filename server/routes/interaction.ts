@@ -3,40 +3,28 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import type { Accounts } from '../services/accounts.ts';
-import type { ResourceCatalog } from '../services/resources.ts';
 import type { Views } from '../http/views.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { allowFormAction } from '../http/security-headers.ts';
 import { formExpired, HttpError } from '../http/errors.ts';
 import { field, formBody } from '../http/body.ts';
 import { describeClient } from './consent-view.ts';
-import { ConsentRefused, type ConsentStep } from './consent.ts';
+import { ConsentRefused, type ConsentStep, type Details } from './consent.ts';
 import type { Audit } from '../services/audit.ts';
-import { Throttled, type Throttle } from '../security/throttle.ts';
-import type { LoginAttempt } from '../security/login-throttle.ts';
-import type { Metrics } from '../observability/metrics.ts';
-import type { DeviceCookie } from '../http/device-cookie.ts';
-import { normalizeEmail } from '../services/accounts.ts';
+import type { PasswordSignIn } from './password-sign-in.ts';
 
 export interface InteractionDeps {
   provider: Provider;
-  accounts: Accounts;
-  catalog: ResourceCatalog;
   views: Views;
   csrf: Csrf;
-  isVerifiedClient: (clientId: string) => Promise<boolean>;
-  throttle: Throttle;
-  devices: DeviceCookie;
+  /** The throttled password check the account area's sign-in uses too (password-sign-in.ts). */
+  passwordSignIn: PasswordSignIn;
   consent: ConsentStep;
   audit: Audit;
-  metrics: Pick<Metrics, 'loginFailures'>;
 }
 
-type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
-
 export function interactionRoutes(deps: InteractionDeps): Router {
-  const { provider, accounts, views, csrf } = deps;
+  const { provider, views, csrf } = deps;
   const router = new Router();
 
   /** The interaction this browser is in, checked against the URL it is acting on. */
@@ -112,33 +100,9 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'You are already signed in. Go back to the app.');
     const email = field(ctx.request.body, 'email')?.trim() ?? '';
     const password = field(ctx.request.body, 'password') ?? '';
-    if (!email || !password) return renderLogin(ctx, details, { error: 'Enter your email address and password.', email }, 400);
-    const account = normalizeEmail(email);
-    const knownDevice = deps.devices.knownDeviceFor(ctx, account);
-    let attempt: LoginAttempt;
-    try {
-      // Before the password is checked, so a guess during back-off learns nothing, right or wrong.
-      attempt = await deps.throttle.login.begin({ email: account, ip: ctx.ip, knownDevice });
-    } catch (error) {
-      if (!(error instanceof Throttled)) throw error;
-      ctx.set('Retry-After', String(error.retryAfterSeconds));
-      const wait = error.retryAfterSeconds >= 120 ? `${Math.ceil(error.retryAfterSeconds / 60)} minutes` : `${error.retryAfterSeconds} seconds`;
-      return renderLogin(ctx, details, { error: `Too many failed sign-in attempts. Wait ${wait} and try again.`, email }, 429);
-    }
-    const user = await accounts.authenticate(email, password);
-    const clientId = String(details.params.client_id);
-    if (!user) {
-      await attempt.failed();
-      deps.metrics.loginFailures.inc();
-      const known = await accounts.findByEmail(email);
-      deps.audit.note({ event: 'login.failure', accountId: known?.id, clientId, ip: ctx.ip, details: { reason: 'bad credentials' } });
-      // One message for unknown email and wrong password: no account enumeration.
-      return renderLogin(ctx, details, { error: 'Incorrect email or password.', email }, 401);
-    }
-    await attempt.succeeded();
-    deps.devices.remember(ctx, account);
-    deps.audit.note({ event: 'login.success', accountId: user.id, clientId, ip: ctx.ip });
-    await finish(ctx, { login: { accountId: user.id, amr: ['pwd'], remember: true } }, false);
+    const outcome = await deps.passwordSignIn(ctx, { email, password, clientId: String(details.params.client_id) });
+    if ('refusal' in outcome) return renderLogin(ctx, details, { error: outcome.refusal.message, email }, outcome.refusal.status);
+    await finish(ctx, { login: { accountId: outcome.user.id, amr: ['pwd'], remember: true } }, false);
   });
 
   router.post('/interaction/:uid/consent', formBody, async (ctx) => {

@@ -1,9 +1,9 @@
 // One password sign-in attempt, as every sign-in form of ours makes it: the login back-off
 // (security/login-throttle.ts) asked before the password is checked, the device cookie that
 // lets a browser which signed in before past a stranger's guesses, one message for an unknown
-// email and a wrong password, and the audit and metrics lines. The account area's sign-in uses
-// it (account-sign-in.ts); its steps, messages and statuses are those of the interaction login
-// (interaction.ts), and the two count against the same budgets
+// email and a wrong password, and the audit and metrics lines. The interaction login
+// (interaction.ts) and the account area's sign-in (account-sign-in.ts) both use it, so they
+// answer alike and count against the same budgets
 // (test/security/t41-account-sign-in-throttling.test.ts).
 import type { Context } from 'koa';
 import { normalizeEmail, type Accounts, type User } from '../services/accounts.ts';
