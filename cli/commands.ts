@@ -2,6 +2,7 @@
 // (server/services/administration, the admin API's operations too), checks it against the same
 // schema the admin API uses, and prints the answer: JSON with --json, lines for people
 // otherwise. A secret is printed once, at creation; it is stored only sealed.
+import fs from 'node:fs';
 import type { z } from 'zod';
 import type { Administration } from '../server/services/administration/index.ts';
 import * as S from '../server/services/administration/schemas.ts';
@@ -37,6 +38,7 @@ const FLAGS: Record<string, string> = {
   scopes: '--scope',
   dpop_bound_access_tokens: '--dpop-bound',
   require_pushed_authorization_requests: '--require-par',
+  authorization_detail_types: '--authorization-detail-type',
 };
 
 export function flagFor(field: string): string {
@@ -190,6 +192,26 @@ function parseDescriptions(raw: string[]): Map<string, string> {
   return descriptions;
 }
 
+/**
+ * `--authorization-detail-type TYPE --schema FILE.json --detail-describe TEXT` (RFC 9396): one
+ * type per invocation; undefined when not given.
+ */
+function detailTypeFlags(values: Values): Array<{ type: string; schema: unknown; describe: string }> | undefined {
+  const type = optional(values, 'authorization-detail-type');
+  if (type === undefined) {
+    if (values.schema !== undefined || values['detail-describe'] !== undefined) throw new UsageError('--schema and --detail-describe go with --authorization-detail-type');
+    return undefined;
+  }
+  const file = required(values, 'schema');
+  let schema: unknown;
+  try {
+    schema = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`--schema ${file}: not a readable JSON file (${(error as Error).message})`);
+  }
+  return [{ type, schema, describe: required(values, 'detail-describe') }];
+}
+
 export async function resourceAdd(values: Values, { admin, out }: CommandContext) {
   const scopes = required(values, 'scope').split(/\s+/).filter(Boolean);
   const descriptions = parseDescriptions(list(values, 'describe'));
@@ -207,6 +229,7 @@ export async function resourceAdd(values: Values, { admin, out }: CommandContext
     default_scope: optional(values, 'default-scope'),
     may_exchange_for: list(values, 'may-exchange-for').filter(Boolean),
     status_list_ttl: seconds(values, 'status-list-ttl'),
+    authorization_detail_types: detailTypeFlags(values),
   });
   const created = await admin.resources.add(input, CLI);
   out.result(created, [
@@ -238,10 +261,11 @@ export async function resourceUpdate(values: Values, { admin, out }: CommandCont
   // Given at all, --may-exchange-for replaces the list; `--may-exchange-for ""` empties it.
   const exchanges = values['may-exchange-for'] === undefined ? undefined : list(values, 'may-exchange-for').filter(Boolean);
   const statusListTtl = seconds(values, 'status-list-ttl');
-  if (dynamicClients === undefined && defaultScope === undefined && exchanges === undefined && statusListTtl === undefined) {
-    throw new UsageError('nothing to change: give --dynamic-clients true|false, --default-scope, --may-exchange-for and/or --status-list-ttl');
+  const detailTypes = detailTypeFlags(values);
+  if (dynamicClients === undefined && defaultScope === undefined && exchanges === undefined && statusListTtl === undefined && detailTypes === undefined) {
+    throw new UsageError('nothing to change: give --dynamic-clients true|false, --default-scope, --may-exchange-for, --status-list-ttl and/or --authorization-detail-type');
   }
-  const changes = { dynamic_clients: dynamicClients, default_scope: defaultScope, may_exchange_for: exchanges, status_list_ttl: statusListTtl };
+  const changes = { dynamic_clients: dynamicClients, default_scope: defaultScope, may_exchange_for: exchanges, status_list_ttl: statusListTtl, authorization_detail_types: detailTypes };
   const updated = await admin.resources.update(id, checked(S.ResourceChanges, changes), CLI);
   out.result(
     updated,

@@ -95,7 +95,8 @@ const COMMANDS: Record<string, Command> = {
   'resource add': {
     usage:
       'resource add --id URI --scope "a b" [--name N] [--format opaque|jwt] [--ttl SECONDS] [--max-grant-duration SECONDS] ' +
-      '[--describe "a=Plain words"]... [--dynamic-clients] [--default-scope "a"] [--may-exchange-for DOWNSTREAM_URI]... [--status-list-ttl SECONDS]',
+      '[--describe "a=Plain words"]... [--dynamic-clients] [--default-scope "a"] [--may-exchange-for DOWNSTREAM_URI]... [--status-list-ttl SECONDS] ' +
+      '[--authorization-detail-type TYPE --schema FILE.json --detail-describe "Read {identifier}"]',
     options: {
       ...json,
       id: { type: 'string' },
@@ -109,17 +110,25 @@ const COMMANDS: Record<string, Command> = {
       'default-scope': { type: 'string' },
       'may-exchange-for': { type: 'string', multiple: true },
       'status-list-ttl': { type: 'string' },
+      'authorization-detail-type': { type: 'string' },
+      schema: { type: 'string' },
+      'detail-describe': { type: 'string' },
     },
     run: commands.resourceAdd,
   },
   'resource update': {
-    usage: 'resource update RESOURCE_URI [--dynamic-clients true|false] [--default-scope "a b"] [--may-exchange-for DOWNSTREAM_URI]... [--status-list-ttl SECONDS]',
+    usage:
+      'resource update RESOURCE_URI [--dynamic-clients true|false] [--default-scope "a b"] [--may-exchange-for DOWNSTREAM_URI]... [--status-list-ttl SECONDS] ' +
+      '[--authorization-detail-type TYPE --schema FILE.json --detail-describe "Read {identifier}"]',
     options: {
       ...json,
       'dynamic-clients': { type: 'string' },
       'default-scope': { type: 'string' },
       'may-exchange-for': { type: 'string', multiple: true },
       'status-list-ttl': { type: 'string' },
+      'authorization-detail-type': { type: 'string' },
+      schema: { type: 'string' },
+      'detail-describe': { type: 'string' },
     },
     positional: true,
     run: commands.resourceUpdate,

@@ -11,6 +11,7 @@ import * as scopesPerResource from './20261206010000_scopes_per_resource.ts';
 import * as keyMaterial from './20261206020000_key_material.ts';
 import * as resourceExchanges from './20261206050000_resource_exchanges.ts';
 import * as statusLists from './20261207000000_status_lists.ts';
+import * as authorizationDetailTypes from './20261208000000_authorization_detail_types.ts';
 
 const migrations: Record<string, Knex.Migration> = {
   '20261123000000_initial': initial,
@@ -23,6 +24,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261206020000_key_material': keyMaterial,
   '20261206050000_resource_exchanges': resourceExchanges,
   '20261207000000_status_lists': statusLists,
+  '20261208000000_authorization_detail_types': authorizationDetailTypes,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -19,6 +19,7 @@ import type { StatusLists } from '../services/status-lists.ts';
 import { statusClaimCustomizer } from './status-claim.ts';
 import { dpopFeature, pushedAuthorizationRequestsFeature } from './dpop-and-par.ts';
 import { extraTokenClaims } from './token-claims.ts';
+import { richAuthorizationRequestsFeature } from './authorization-details.ts';
 
 export interface ConfigurationDeps {
   config: Readonly<Config>;
@@ -196,6 +197,8 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
       // RFC 9449 (sender-constrained tokens) and RFC 9126 (pushed authorization requests).
       dPoP: dpopFeature(config, keys),
       pushedAuthorizationRequests: pushedAuthorizationRequestsFeature(config),
+      // RFC 9396: per-document access with the types resource servers declare (authorization-details.ts).
+      richAuthorizationRequests: richAuthorizationRequestsFeature(catalog),
     },
 
     extraClientMetadata: {

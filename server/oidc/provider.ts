@@ -5,6 +5,8 @@ import { buildConfiguration, type ConfigurationDeps } from './configuration.ts';
 import type { Interstitial, ResponseModeHandler } from './interstitial.ts';
 import { providerWrappingResponseModes } from './internals/response-modes.ts';
 import { reuseClientInstances } from './internals/client-instances.ts';
+import { serveLiveDetailTypes, type DetailValidate } from './internals/detail-types.ts';
+import { createDetailValidator } from './authorization-details.ts';
 
 const SINGLE_USE_LABEL: Record<string, string> = {
   AuthorizationCode: 'authorization code',
@@ -55,5 +57,8 @@ export function createProvider(deps: ConfigurationDeps & { interstitial: Interst
   provider.proxy = true;
   // Clients come from our cache: one instance per cached metadata object, not a hash per request.
   reuseClientInstances(provider);
+  // Detail types are declared per resource server while the server runs (RFC 9396).
+  const validate = createDetailValidator(deps.catalog, { honourRegisteredResourceScopes: deps.config.dynamicRegistration === 'token' });
+  serveLiveDetailTypes(provider, () => deps.catalog.snapshot.all.flatMap((r) => (r.authorizationDetailTypes ?? []).map((t) => t.type)), validate as unknown as DetailValidate);
   return provider;
 }

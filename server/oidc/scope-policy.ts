@@ -99,6 +99,17 @@ function requestedResources(ctx: Ctx): string[] | undefined {
   return Array.isArray(resource) ? resource : [resource];
 }
 
+function requestedDetailTypes(ctx: Ctx): string[] {
+  const raw = ctx.oidc.params?.authorization_details;
+  if (typeof raw !== 'string') return [];
+  try {
+    const details = JSON.parse(raw) as unknown;
+    return Array.isArray(details) ? details.map((d) => (d as { type?: unknown })?.type).filter((t): t is string => typeof t === 'string') : [];
+  } catch {
+    return []; // check_rar answers invalid_authorization_details for it
+  }
+}
+
 /** Routes where the client states new scopes (as opposed to narrowing an existing grant). */
 function isScopeRequest(ctx: Ctx): boolean {
   const route = ctx.oidc.route;
@@ -141,6 +152,11 @@ function ownersOfRequested(ctx: Ctx, client: Client, snapshot: ResourceSnapshot,
       throw new errors.InvalidTarget(`scope ${scope} is defined by several resource servers (${defined.map((o) => o.id).join(', ')}): name the one you want with the resource parameter (RFC 8707)`);
     }
     if (defined[0]) owners.add(defined[0].id);
+  }
+  // RFC 9396: a detail's type names its API (each type belongs to one resource server).
+  for (const type of requestedDetailTypes(ctx)) {
+    const owner = snapshot.detailType(type)?.resource;
+    if (owner && allowed.has(owner.id)) owners.add(owner.id);
   }
   return [...owners];
 }

@@ -239,7 +239,9 @@ export function installSingleUseGrants(provider: Provider, options: SingleUseOpt
     }
   }
 
-  const withResource = (parameters: ReadonlySet<string>) => new Set([...parameters, 'resource']);
+  // `authorization_details` too: RFC 9396 §6.1 lets a token request narrow them (the provider adds
+  // it to the grants it registers itself; these replace them).
+  const withResource = (parameters: ReadonlySet<string>) => new Set([...parameters, 'resource', 'authorization_details']);
   provider.registerGrantType('authorization_code', authorizationCode, withResource(codeGrant.parameters), 'resource');
   provider.registerGrantType('refresh_token', refreshToken, withResource(refreshGrant.parameters), 'resource');
 }

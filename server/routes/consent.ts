@@ -11,6 +11,8 @@ import type { Views } from '../http/views.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { field, fields } from '../http/body.ts';
 import { consentGroups, describeClient, grantedGroups, type PromptDetails } from './consent-view.ts';
+import { approvedDetails, detailLines, forGrant, promptDetails } from './consent-details.ts';
+import { afterConsent, type Detail } from '../services/detail-grants.ts';
 
 /** An interaction as the provider describes it (the login and consent routes share it). */
 export type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -47,12 +49,17 @@ export function createConsentStep(deps: ConsentDeps) {
   }
 
   /** Writes the decision into the grant (new or existing) and saves it. */
-  async function record(details: Details, ticked: Set<string>, durationValue: number | undefined, client: Record<string, unknown>) {
+  async function record(details: Details, ticked: Set<string>, durationValue: number | undefined, client: Record<string, unknown>, tickedFor: (field: string) => readonly string[]) {
     const accountId = details.session?.accountId;
     if (!accountId) throw new errors.SessionNotFound('no signed-in user for this interaction');
     const clientId = String(details.params.client_id);
-    const decision = decide(requested(details), ticked, requiredScopes(client));
-    if (decision.deniedEverything) throw new ConsentRefused();
+    const required = requiredScopes(client);
+    const decision = decide(requested(details), ticked, required);
+    // RFC 9396: the details asked for, with only the actions the user left ticked.
+    const asked = promptDetails(details.prompt.details);
+    const approved = approvedDetails(asked, tickedFor);
+    const optionalGranted = [...decision.granted.oidc, ...Object.values(decision.granted.resources).flat()].some((s) => !required.has(s));
+    if (asked.length ? !approved.length && !optionalGranted : decision.deniedEverything) throw new ConsentRefused();
 
     let grant = await existingGrant(details);
     const isNew = !grant;
@@ -73,6 +80,12 @@ export function createConsentStep(deps: ConsentDeps) {
     if (claims?.length) grant.addOIDCClaims(claims);
     for (const [indicator, scopes] of Object.entries(decision.granted.resources)) grant.addResourceScope(indicator, scopes.join(' '));
     for (const [indicator, scopes] of Object.entries(decision.declined.resources)) grant.rejectResourceScope(indicator, scopes.join(' '));
+    if (asked.length) {
+      const withDetails = grant as unknown as { rar?: Detail[] };
+      const held = afterConsent(withDetails.rar ?? [], asked, forGrant(approved, await catalog.current()));
+      if (held.length) withDetails.rar = held;
+      else delete withDetails.rar;
+    }
     const grantId = await grant.save();
     await deps.audit.record({
       event: isNew ? 'consent.given' : 'consent.changed',
@@ -84,6 +97,7 @@ export function createConsentStep(deps: ConsentDeps) {
         granted: [...decision.granted.oidc, ...Object.values(decision.granted.resources).flat()],
         declined: [...decision.declined.oidc, ...Object.values(decision.declined.resources).flat()],
         ...(expiresAt ? { expiresAt: new Date(expiresAt).toISOString() } : {}),
+        ...(asked.length ? { authorizationDetails: approved } : {}),
       },
     });
     return grantId;
@@ -108,6 +122,7 @@ export function createConsentStep(deps: ConsentDeps) {
         verified: await deps.isVerifiedClient(clientId),
         user: user ? { email: user.email, name: user.name } : undefined,
         groups: consentGroups(details.prompt.details, snapshot, requiredScopes(metadata)),
+        details: detailLines(promptDetails(details.prompt.details), snapshot),
         already: grant ? grantedGroups(grant, snapshot) : [],
         durations,
         expiresAt: grant?.exp ? new Date(Number(grant.exp) * 1000) : undefined,
@@ -120,7 +135,7 @@ export function createConsentStep(deps: ConsentDeps) {
       const raw = field(ctx.request.body, 'duration');
       const duration = raw === undefined ? undefined : /^\d{1,10}$/.test(raw) ? Number(raw) : Number.NaN;
       if (Number.isNaN(duration)) throw new errors.InvalidRequest('unknown duration');
-      return record(details, new Set(fields(ctx.request.body, 'scope')), duration, client as unknown as Record<string, unknown>);
+      return record(details, new Set(fields(ctx.request.body, 'scope')), duration, client as unknown as Record<string, unknown>, (name) => fields(ctx.request.body, name));
     },
   };
 }

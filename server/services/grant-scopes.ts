@@ -9,6 +9,11 @@ export interface GrantScopes {
   openid?: { scope?: string } | undefined;
   resources?: Record<string, string> | undefined;
   rejected?: { openid?: { scope?: string }; resources?: Record<string, string> } | undefined;
+  /**
+   * Authorization details (RFC 9396) the user approved; each names its API in `locations`
+   * (routes/consent-details.ts), so a grant of documents only still holds that API.
+   */
+  rar?: Array<{ type: string; locations?: unknown; [field: string]: unknown }> | undefined;
 }
 
 /** The parts of a refresh token (or code) that carry power. */
@@ -29,6 +34,11 @@ export function heldBy(grant: GrantScopes): { oidc: Set<string>; resources: Map<
     const rejected = new Set(words(grant.rejected?.resources?.[indicator]));
     const held = words(scopes).filter((s) => !rejected.has(s));
     if (held.length) resources.set(indicator, new Set(held));
+  }
+  for (const detail of grant.rar ?? []) {
+    for (const location of Array.isArray(detail.locations) ? detail.locations : []) {
+      if (typeof location === 'string' && !resources.has(location)) resources.set(location, new Set());
+    }
   }
   return { oidc, resources };
 }

@@ -7,6 +7,7 @@ import type { ClientStore } from '../../adapters/client-store.ts';
 import { isStorableText } from '../../adapters/storable-text.ts';
 import { isUniqueViolation } from '../../adapters/rows.ts';
 import { STATUS_LIST_TTL_RANGE } from './status-lists.ts';
+import { checkDetailType, putDetailType, type AuthorizationDetailType } from './authorization-detail-types.ts';
 import { loadAll, ResourceError, validateResourceIdentifier, validateScopeToken, type ResourceRow, type ResourceServer, type ScopeDefinition, type TokenFormat } from './resources.ts';
 
 /** Words shown to users: trimmed, storable, without control characters. */
@@ -31,6 +32,8 @@ export interface NewResourceServer {
   mayExchangeFor?: string[] | undefined;
   /** The `ttl` of its status list (s); default DEFAULT_STATUS_LIST_TTL. */
   statusListTtl?: number | undefined;
+  /** RFC 9396 authorization-detail types it declares (authorization-detail-types.ts). */
+  authorizationDetailTypes?: AuthorizationDetailType[] | undefined;
 }
 
 /** What `resource update` may change. */
@@ -40,6 +43,8 @@ export interface ResourceChanges {
   /** Replaces the list (empty: none). */
   mayExchangeFor?: string[] | undefined;
   statusListTtl?: number | undefined;
+  /** Declares detail types, or redeclares ones this resource server owns; the others stay. */
+  authorizationDetailTypes?: AuthorizationDetailType[] | undefined;
 }
 
 /** How long APIs may keep the status list: how late they may see a recalled JWT access token. */
@@ -116,6 +121,7 @@ export function createResourceAdmin(
       const defaultScope = checkDefaultScope(input.defaultScope ?? [], scopes.map((s) => s.scope));
       const statusListTtl = input.statusListTtl === undefined ? null : checkStatusListTtl(input.statusListTtl);
       const exchanges = await checkExchangeTargets(db, id, input.mayExchangeFor ?? [], defaults.reservedIds ?? []);
+      const detailTypes = (input.authorizationDetailTypes ?? []).map(checkDetailType);
       const clientId = input.introspectionClientId ?? `rs_${crypto.randomBytes(12).toString('base64url')}`;
       const clientSecret = crypto.randomBytes(32).toString('base64url');
 
@@ -159,6 +165,7 @@ export function createResourceAdmin(
           });
           await trx('resource_scopes').insert(scopes.map((s) => ({ resource_id: id, ...s })));
           if (exchanges.length) await setExchanges(trx, clients, id, clientId, exchanges);
+          for (const detailType of detailTypes) await putDetailType(trx, id, detailType);
         })
         .catch((error: unknown) => {
           // Two creations of one resource server at once: the second finds the first's row.
@@ -180,7 +187,9 @@ export function createResourceAdmin(
       if (changes.defaultScope !== undefined) row.default_scope = checkDefaultScope(changes.defaultScope, current.scopes.map((s) => s.scope));
       if (changes.statusListTtl !== undefined) row.status_list_ttl = checkStatusListTtl(changes.statusListTtl);
       const exchanges = changes.mayExchangeFor === undefined ? undefined : await checkExchangeTargets(db, id, changes.mayExchangeFor, defaults.reservedIds ?? []);
+      const detailTypes = (changes.authorizationDetailTypes ?? []).map(checkDetailType);
       await db.transaction(async (trx) => {
+        for (const detailType of detailTypes) await putDetailType(trx, id, detailType);
         if (Object.keys(row).length) await trx('resource_servers').where({ id }).update(row);
         if (exchanges) await setExchanges(trx, clients, id, current.introspectionClientId, exchanges);
       });

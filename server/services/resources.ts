@@ -7,6 +7,7 @@
 import type { Knex } from 'knex';
 import { isStorableText } from '../../adapters/storable-text.ts';
 import { ServiceError } from './errors.ts';
+import { loadDetailTypes, type AuthorizationDetailType } from './authorization-detail-types.ts';
 
 export type TokenFormat = 'opaque' | 'jwt';
 
@@ -44,6 +45,8 @@ export interface ResourceServer {
   /** Part of the server itself (the admin API): not stored, not editable, never for self-registered clients. */
   builtIn?: boolean;
   scopes: ScopeDefinition[];
+  /** RFC 9396 authorization-detail types this API declares (authorization-detail-types.ts). */
+  authorizationDetailTypes?: AuthorizationDetailType[];
 }
 
 export class ResourceError extends ServiceError {
@@ -87,10 +90,11 @@ export interface ResourceRow {
 }
 
 export async function loadAll(db: Knex): Promise<ResourceServer[]> {
-  const [resources, scopes, exchanges] = await Promise.all([
+  const [resources, scopes, exchanges, detailTypes] = await Promise.all([
     db<ResourceRow>('resource_servers').orderBy('created_at').orderBy('id'),
     db<{ resource_id: string; scope: string; description: string }>('resource_scopes').orderBy('scope'),
     db<{ resource_id: string; target_id: string }>('resource_exchanges').orderBy('target_id'),
+    loadDetailTypes(db),
   ]);
   return resources.map((row) => ({
     id: row.id,
@@ -104,6 +108,7 @@ export async function loadAll(db: Knex): Promise<ResourceServer[]> {
     statusListTtl: row.status_list_ttl === null || row.status_list_ttl === undefined ? undefined : Number(row.status_list_ttl),
     scopes: scopes.filter((s) => s.resource_id === row.id).map(({ scope, description }) => ({ scope, description })),
     mayExchangeFor: exchanges.filter((e) => e.resource_id === row.id).map((e) => e.target_id),
+    authorizationDetailTypes: detailTypes.get(row.id) ?? [],
   }));
 }
 
@@ -141,6 +146,15 @@ export class ResourceSnapshot {
   describe(scope: string, resource?: string): string | undefined {
     const owner = resource === undefined ? this.ownerOf(scope) : this.get(resource);
     return owner?.scopes.find((s) => s.scope === scope)?.description;
+  }
+
+  /** The resource server declaring an authorization-detail type (RFC 9396), and its declaration. */
+  detailType(type: string): { resource: ResourceServer; definition: AuthorizationDetailType } | undefined {
+    for (const resource of this.all) {
+      const definition = resource.authorizationDetailTypes?.find((t) => t.type === type);
+      if (definition) return { resource, definition };
+    }
+    return undefined;
   }
 
   forIntrospectionClient(clientId: string): ResourceServer | undefined {

@@ -45,3 +45,7 @@ declare module 'oidc-provider/lib/helpers/lru.js' {
     constructor(options: { maxSize: number });
   }
 }
+declare module 'oidc-provider/lib/helpers/weak_cache.js' {
+  /** The provider's internal record (its merged configuration lives under `configuration` and `features`). */
+  export default function instance(provider: object): { features?: Record<string, unknown>; configuration?: Record<string, unknown> } | undefined;
+}

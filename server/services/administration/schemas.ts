@@ -120,6 +120,15 @@ const statusListTtl = z.number().int().min(1).max(3600).meta({ description: 'Sec
 
 const ScopeDefinition = z.object({ scope: z.string(), description: z.string() }).meta({ id: 'ScopeDefinition' });
 
+/** An RFC 9396 authorization-detail type a resource server declares (docs/authorization-details.md). */
+export const AuthorizationDetailType = z
+  .strictObject({
+    type: z.string().min(1).max(100).meta({ description: 'The `type` of the authorization details it covers' }),
+    schema: z.record(z.string(), z.unknown()).meta({ description: 'JSON Schema every requested detail of this type must satisfy' }),
+    describe: plain(300).meta({ description: 'What the consent page says; `{field}` placeholders are fields of the detail, `{actions}` lists its actions' }),
+  })
+  .meta({ id: 'AuthorizationDetailType' });
+
 export const Resource = z
   .object({
     id: z.string().meta({ description: 'The resource indicator (RFC 8707): the tokens’ audience' }),
@@ -133,6 +142,7 @@ export const Resource = z
     may_exchange_for: z.array(z.string()).meta({ description: 'APIs it may call for the user by token exchange (RFC 8693)' }),
     status_list_ttl: z.number().int().meta({ description: 'Seconds an API may keep the status list its JWT access tokens point into: how late it may see a recall' }),
     scopes: z.array(ScopeDefinition),
+    authorization_detail_types: z.array(AuthorizationDetailType),
   })
   .meta({ id: 'Resource' });
 
@@ -151,6 +161,7 @@ export const NewResource = z
     default_scope: scopeString.optional(),
     may_exchange_for: z.array(uri).max(20).optional(),
     status_list_ttl: statusListTtl.optional(),
+    authorization_detail_types: z.array(AuthorizationDetailType).max(20).optional(),
   })
   .meta({ id: 'NewResource' });
 
@@ -164,10 +175,11 @@ export const ResourceChanges = z
     default_scope: scopeString.optional(),
     may_exchange_for: z.array(uri).max(20).optional().meta({ description: 'Replaces the list; [] for none' }),
     status_list_ttl: statusListTtl.optional(),
+    authorization_detail_types: z.array(AuthorizationDetailType).max(20).optional().meta({ description: 'Declares these types, or redeclares ones it owns; the others stay' }),
   })
   .refine(
-    (c) => c.dynamic_clients !== undefined || c.default_scope !== undefined || c.may_exchange_for !== undefined || c.status_list_ttl !== undefined,
-    'give dynamic_clients, default_scope, may_exchange_for and/or status_list_ttl',
+    (c) => c.dynamic_clients !== undefined || c.default_scope !== undefined || c.may_exchange_for !== undefined || c.status_list_ttl !== undefined || c.authorization_detail_types !== undefined,
+    'give dynamic_clients, default_scope, may_exchange_for, status_list_ttl and/or authorization_detail_types',
   )
   .meta({ id: 'ResourceChanges' });
 
