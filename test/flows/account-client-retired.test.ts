@@ -1,4 +1,4 @@
-// The account area's old OAuth client ('latchkey-account', a `system` row in the clients table
+// The account area's old OAuth client (RETIRED_ACCOUNT_CLIENT_ID, a `system` row in the clients table
 // with a grant per user who opened /account) is gone after a start, also from a database an
 // older version wrote, and sessions that older version signed in keep working: /account, silent
 // authorization, the logout page and logout itself. An operator's own client that takes the id
@@ -12,8 +12,7 @@ import { tokenRequest } from '../helpers/token-requests.ts';
 import { STORES } from '../helpers/databases.ts';
 import { createSealer } from '../../adapters/at-rest.ts';
 import { updatePayload } from '../../adapters/payload-queries.ts';
-
-const OLD_CLIENT = 'latchkey-account';
+import { RETIRED_ACCOUNT_CLIENT_ID as OLD_CLIENT } from '../../server/services/account-area.ts';
 
 describe.each(STORES)('the retired account-area client (%s)', (store) => {
   let h: Harness;

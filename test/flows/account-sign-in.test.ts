@@ -16,6 +16,7 @@ import { authorizationRequest, client, codeFlow, confidentialClient } from '../h
 import { formAction, hiddenField, UserAgent, type PageResponse } from '../helpers/user-agent.ts';
 import { STORES } from '../helpers/databases.ts';
 import { parseCsp } from '../security/pages-support.ts';
+import { RETIRED_ACCOUNT_CLIENT_ID } from '../../server/services/account-area.ts';
 
 const RIGHT = 'the right password 1';
 
@@ -103,7 +104,7 @@ describe.each(STORES)('account area sign-in (%s)', (store) => {
 
     // Signing in to the account area delegated nothing to anyone.
     expect(await h.app.grants.forAccount(who.id)).toEqual([]);
-    expect(await h.db('clients').where({ client_id: 'latchkey-account' })).toEqual([]);
+    expect(await h.db('clients').where({ client_id: RETIRED_ACCOUNT_CLIENT_ID })).toEqual([]);
     await h.app.audit.idle();
     const events = await h.app.audit.list({ accountId: who.id });
     expect(events.find((e) => e.event === 'login.success')).toMatchObject({ clientId: undefined });
