@@ -17,8 +17,35 @@ export interface AccessToken {
   format: 'jwt' | 'opaque';
   /** For a DPoP-bound token: the thumbprint (RFC 7638) of the key that signed this request's proof. */
   jkt?: string;
+  /**
+   * What the user approved document by document (RFC 9396 `authorization_details`: the JWT claim
+   * or the introspection field); empty when the token has none. Check one with `allows()`.
+   */
+  authorizationDetails: readonly AuthorizationDetail[];
   /** Every claim: the JWT's payload, or the introspection answer. */
   claims: Readonly<Record<string, unknown>>;
+}
+
+/** One RFC 9396 authorization detail: its `type`, and the fields its type defines. */
+export interface AuthorizationDetail {
+  readonly type: string;
+  readonly identifier?: string;
+  readonly actions?: readonly string[];
+  readonly [field: string]: unknown;
+}
+
+/** RFC 9396 §2: an array of objects with a string `type`; anything else is ignored (none). */
+export function detailsOf(value: unknown): readonly AuthorizationDetail[] {
+  if (!Array.isArray(value)) return Object.freeze([]);
+  return Object.freeze(value.filter((d): d is AuthorizationDetail => !!d && typeof d === 'object' && !Array.isArray(d) && typeof (d as { type?: unknown }).type === 'string'));
+}
+
+/**
+ * Whether the token's authorization details allow `action` on the thing of `type` named
+ * `identifier` (e.g. read contact 42): a detail of that type and identifier listing the action.
+ */
+export function allows(token: Pick<AccessToken, 'authorizationDetails'>, wanted: { type: string; identifier: string; action: string }): boolean {
+  return token.authorizationDetails.some((d) => d.type === wanted.type && d.identifier === wanted.identifier && Array.isArray(d.actions) && d.actions.includes(wanted.action));
 }
 
 /** A token as its format's check leaves it: `boundTo` is `cnf.jkt`, still to be proven by DPoP. */

@@ -5,7 +5,7 @@
 export { resourceServer, type ResourceServer, type ResourceServerOptions } from './resource-server.ts';
 export { createTokenVerifier, type ProtectedRequest, type TokenVerifier, type VerifyOptions } from './verifier.ts';
 export type { TokenVerifierOptions, ResolvedOptions } from './options.ts';
-export type { AccessToken } from './access-token.ts';
+export { allows, type AccessToken, type AuthorizationDetail } from './access-token.ts';
 export { TokenError, type TokenErrorBody, type TokenErrorCode } from './errors.ts';
 export { metadataUrlFor } from './urls.ts';
 export type { MetadataEndpoint, ProtectedResourceMetadata } from './metadata.ts';

@@ -5,7 +5,7 @@
 // never reused, so a token issued a moment ago works on its first use. Concurrent checks of one
 // token share one request to the authorization server.
 import crypto from 'node:crypto';
-import { boundKeyOf, isOnlyAudience, scopesOf, type CheckedToken } from './access-token.ts';
+import { boundKeyOf, detailsOf, isOnlyAudience, scopesOf, type CheckedToken } from './access-token.ts';
 import { askAuthorizationServer, unavailable } from './authorization-server.ts';
 import type { IssuerMetadata } from './discovery.ts';
 import { Refusal } from './errors.ts';
@@ -44,6 +44,7 @@ function readAnswer(o: ResolvedOptions, info: Record<string, unknown>): CheckedT
     audience: o.resource,
     expiresAt: info.exp,
     format: 'opaque',
+    authorizationDetails: detailsOf(info.authorization_details),
     claims: Object.freeze({ ...info }),
     boundTo: boundKeyOf(info.cnf),
   };

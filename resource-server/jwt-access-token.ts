@@ -2,7 +2,7 @@
 // names a status list is also looked up there (status-list.ts), so a recall reaches the API
 // within the list's ttl without asking the issuer about each token.
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { boundKeyOf, isOnlyAudience, scopesOf, type CheckedToken } from './access-token.ts';
+import { boundKeyOf, detailsOf, isOnlyAudience, scopesOf, type CheckedToken } from './access-token.ts';
 import type { IssuerMetadata } from './discovery.ts';
 import { unavailable } from './authorization-server.ts';
 import { Refusal } from './errors.ts';
@@ -95,6 +95,7 @@ export function createJwtCheck(o: ResolvedOptions, discovery: () => Promise<Issu
       audience: o.resource,
       expiresAt: exp as number,
       format: 'jwt',
+      authorizationDetails: detailsOf(payload.authorization_details),
       claims: Object.freeze({ ...payload }),
       boundTo,
     };

@@ -13,6 +13,8 @@ import { missingClientAuthIs401 } from './oidc/client-auth-errors.ts';
 import { interactionRoutes } from './routes/interaction.ts';
 import { createConsentStep } from './routes/consent.ts';
 import { accountRoutes } from './routes/account.ts';
+import { createAccountDocuments } from './routes/account-documents.ts';
+import { createDetailGrants } from './services/detail-grants.ts';
 import { accountSignInRoutes } from './routes/account-sign-in.ts';
 import { createAccountSession } from './routes/account-session.ts';
 import { createPasswordSignIn } from './routes/password-sign-in.ts';
@@ -89,13 +91,16 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   // The account area: our own page on the provider's login session, with its own sign-in form.
   const session = createAccountSession({ provider, accounts, sessionTtl: config.ttl.session, secureCookies });
   const accountSignIn = accountSignInRoutes({ session, passwordSignIn, views, csrf, formTtl: config.ttl.interaction, secureCookies });
-  const account = accountRoutes({ provider, session, grants, audit, catalog, views, csrf });
+  // Per-document grants (RFC 9396): listed on each app card, withdrawn one by one.
+  const documents = createAccountDocuments({ session, catalog, csrf, details: createDetailGrants({ provider, audit, catalog, statusLists: core.statusLists }) });
+  const account = accountRoutes({ provider, session, grants, audit, catalog, views, csrf, documents });
   app.use(site.routes()).use(site.allowedMethods());
   app.use(statusListRoutes({ statusLists: core.statusLists }).routes());
   if (config.metrics.token) app.use(metricsRoute(metrics, { token: config.metrics.token }).routes());
   if (instrument.routes) app.use(instrument.routes.routes());
   app.use(interactions.routes()).use(interactions.allowedMethods());
   app.use(accountSignIn.routes()).use(accountSignIn.allowedMethods());
+  app.use(documents.routes.routes());
   app.use(account.routes()).use(account.allowedMethods());
   app.use(adminApi({ admin: core.administration, provider, issuer: config.issuer }));
   if (config.dynamicRegistration !== 'off') app.use(registrationCors('/reg'));

@@ -1,6 +1,8 @@
 // The contacts API: a resource server that accepts access tokens issued by Latchkey.
 //
 //   GET    /contacts      contacts:read    the caller's contacts
+//   GET    /contacts/:id  contacts:read, or a `contact` authorization detail (RFC 9396) for
+//                         this id with the action `read`: one contact, every other refused
 //   POST   /contacts      contacts:write   {"name", "email"} → 201 with the new contact
 //   DELETE /contacts/:id  contacts:write   204, or 404 if the caller has no such contact
 //
@@ -11,7 +13,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import { ContactStore, parseNewContact } from './store.ts';
-import { resourceServer, type AccessToken, type ResourceServerOptions } from '../../resource-server/index.ts';
+import { allows, resourceServer, type AccessToken, type ResourceServerOptions } from '../../resource-server/index.ts';
 
 export interface ContactsApiOptions extends Pick<ResourceServerOptions, 'issuer' | 'resource' | 'clientId' | 'clientSecret' | 'timeoutMs' | 'publicUrl'> {
   /** Problems on our side (never token values); console.error by default. */
@@ -51,6 +53,8 @@ export function createContactsApi(options: ContactsApiOptions): Koa {
   });
   const reader = rs.koa('contacts:read');
   const writer = rs.koa('contacts:write');
+  // Any valid token for this API; the route decides (per-contact access, RFC 9396).
+  const anyToken = rs.koa();
 
   const app = new Koa();
 
@@ -91,6 +95,25 @@ export function createContactsApi(options: ContactsApiOptions): Koa {
 
   router.get('/contacts', reader, (ctx) => {
     ctx.body = { contacts: store.list(ownerOf(tokenOf(ctx))) };
+  });
+
+  router.get('/contacts/:id', anyToken, (ctx) => {
+    const token = tokenOf(ctx);
+    const id = ctx.params.id ?? '';
+    // Every contact with contacts:read; without it, only those the user approved one by one.
+    if (!token.scopes.has('contacts:read') && !allows(token, { type: 'contact', identifier: id, action: 'read' })) {
+      ctx.status = 403;
+      ctx.set('WWW-Authenticate', 'Bearer error="insufficient_scope", error_description="This token does not allow reading this contact"');
+      ctx.body = { error: 'insufficient_scope', error_description: 'This token does not allow reading this contact' };
+      return;
+    }
+    const contact = store.get(ownerOf(token), id);
+    if (!contact) {
+      ctx.status = 404;
+      ctx.body = { error: 'not_found', error_description: 'You have no contact with this id' };
+      return;
+    }
+    ctx.body = contact;
   });
 
   router.post(

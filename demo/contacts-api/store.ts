@@ -44,6 +44,11 @@ export class ContactStore {
   }
 
   /** Only within the owner's bucket: another owner's id is simply not found. */
+  get(owner: string, id: string): Contact | undefined {
+    return this.#buckets.get(owner)?.get(id);
+  }
+
+  /** Only within the owner's bucket: another owner's id is simply not found. */
   remove(owner: string, id: string): boolean {
     return this.#buckets.get(owner)?.delete(id) ?? false;
   }

@@ -15,6 +15,7 @@ import { formExpired, HttpError } from '../http/errors.ts';
 import { describeClient, describeScope } from './consent-view.ts';
 import type { AccountSession } from './account-session.ts';
 import { SIGN_IN_PATH } from './account-sign-in.ts';
+import type { AccountDocuments } from './account-documents.ts';
 
 export interface AccountDeps {
   provider: Provider;
@@ -24,6 +25,8 @@ export interface AccountDeps {
   catalog: ResourceCatalog;
   views: Views;
   csrf: Csrf;
+  /** Per-document grants (RFC 9396) on each app card (account-documents.ts); absent: not shown. */
+  documents?: AccountDocuments | undefined;
 }
 
 const EVENT_WORDS: Record<string, string> = {
@@ -134,7 +137,8 @@ export function accountRoutes(deps: AccountDeps): Router {
     const apps = [];
     for (const grant of all) {
       const client = await provider.Client.find(grant.clientId);
-      apps.push(appCard(grant, client, snapshot, lastUsed.get(grant.clientId), trail.filter((e) => e.clientId === grant.clientId)));
+      const card = appCard(grant, client, snapshot, lastUsed.get(grant.clientId), trail.filter((e) => e.clientId === grant.clientId));
+      apps.push({ ...card, documents: (await deps.documents?.linesFor(grant.grantId)) ?? [] });
     }
     const done = takeNotice(ctx);
     await views.respond(ctx, 'account', {

@@ -56,6 +56,27 @@ export const DEMO = {
   },
 } as const;
 
+/**
+ * Per-contact access (RFC 9396): an app may ask to read one contact,
+ * `authorization_details=[{"type":"contact","identifier":"ID","actions":["read"]}]`; the demo
+ * contacts API (demo/contacts-api/) lets such a token read that contact and no other.
+ */
+export const CONTACT_DETAIL_TYPE = {
+  type: 'contact',
+  schema: {
+    type: 'object',
+    required: ['type', 'identifier', 'actions'],
+    properties: {
+      type: { const: 'contact' },
+      identifier: { type: 'string', minLength: 1, maxLength: 100 },
+      name: { type: 'string', maxLength: 200 },
+      actions: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['read'] } },
+    },
+    additionalProperties: false,
+  },
+  describe: 'See your contact {name} ({identifier}): {actions}',
+};
+
 export async function isDatabaseEmpty(db: Knex): Promise<boolean> {
   const [users, clients] = await Promise.all([db('users').first('id'), db('clients').whereNot('source', 'system').first('client_id')]);
   return !users && !clients;
@@ -83,7 +104,8 @@ export async function seedDemoData(m: DemoServices, { keysFile, log }: { keysFil
   const catalog = await m.catalog.reload();
   for (const resource of [DEMO.contactsApi, DEMO.mcpServer]) {
     if (catalog.get(resource.id)) continue;
-    const created = await m.resources.add({ ...resource, scopes: [...resource.scopes], tokenFormat: 'opaque' });
+    const detailTypes = resource.id === DEMO.contactsApi.id ? { authorizationDetailTypes: [CONTACT_DETAIL_TYPE] } : {};
+    const created = await m.resources.add({ ...resource, scopes: [...resource.scopes], tokenFormat: 'opaque', ...detailTypes });
     secrets[created.clientId] = created.clientSecret;
   }
   const apps = [
