@@ -26,6 +26,11 @@ import { throttleRegistration } from './security/throttle-hooks.ts';
 import { observeRequests, routeOf } from './observability/requests.ts';
 import { errorBoundary } from './http/error-boundary.ts';
 import { methodNotAllowed } from './http/errors.ts';
+import { PasskeyStore } from '../adapters/passkey-store.ts';
+import { createPasskeys } from './services/passkeys.ts';
+import { createPasskeySignIn } from './routes/passkey-sign-in.ts';
+import { createPasskeyStep } from './routes/interaction-passkey.ts';
+import { accountPasskeyRoutes } from './routes/account-passkeys.ts';
 
 export type { AppDeps, Instrumentation } from './core.ts';
 
@@ -87,19 +92,26 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   const devices = createDeviceCookie({ secure: secureCookies });
   // One password sign-in for the interaction login and the account area's form.
   const passwordSignIn = createPasswordSignIn({ accounts, throttle, devices, audit, metrics });
-  const interactions = interactionRoutes({ provider, views, csrf, passwordSignIn, consent, audit });
+  // Passkeys (issue 19): sign-in, second step and step-up in the interaction; managed on the account page.
+  const passkeys = createPasskeys({ store: new PasskeyStore(db), audit, issuer: config.issuer, challengeTtl: config.ttl.interaction });
+  const passkeySignIn = createPasskeySignIn({ passkeys, accounts, throttle, devices, audit, metrics });
+  const passkeyStep = createPasskeyStep({ provider, passkeys, passkeySignIn, catalog, views, csrf, secondFactor: config.passkeyAsSecondFactor });
+  const interactions = interactionRoutes({ provider, views, csrf, passwordSignIn, consent, audit, passkeyStep });
   // The account area: our own page on the provider's login session, with its own sign-in form.
   const session = createAccountSession({ provider, accounts, sessionTtl: config.ttl.session, secureCookies });
   const accountSignIn = accountSignInRoutes({ session, passwordSignIn, views, csrf, formTtl: config.ttl.interaction, secureCookies });
   // Per-document grants (RFC 9396): listed on each app card, withdrawn one by one.
   const documents = createAccountDocuments({ session, catalog, csrf, details: createDetailGrants({ provider, audit, catalog, statusLists: core.statusLists }) });
-  const account = accountRoutes({ provider, session, grants, audit, catalog, views, csrf, documents });
+  const account = accountRoutes({ provider, session, grants, audit, catalog, views, csrf, documents, passkeys });
+  const accountPasskeys = accountPasskeyRoutes({ session, passkeys, views, csrf });
   app.use(site.routes()).use(site.allowedMethods());
   app.use(statusListRoutes({ statusLists: core.statusLists }).routes());
   if (config.metrics.token) app.use(metricsRoute(metrics, { token: config.metrics.token }).routes());
   if (instrument.routes) app.use(instrument.routes.routes());
+  app.use(passkeyStep.routes.routes());
   app.use(interactions.routes()).use(interactions.allowedMethods());
   app.use(accountSignIn.routes()).use(accountSignIn.allowedMethods());
+  app.use(accountPasskeys.routes());
   app.use(documents.routes.routes());
   app.use(account.routes()).use(account.allowedMethods());
   app.use(adminApi({ admin: core.administration, provider, issuer: config.issuer }));

@@ -12,6 +12,7 @@ import * as keyMaterial from './20261206020000_key_material.ts';
 import * as resourceExchanges from './20261206050000_resource_exchanges.ts';
 import * as statusLists from './20261207000000_status_lists.ts';
 import * as authorizationDetailTypes from './20261208000000_authorization_detail_types.ts';
+import * as passkeys from './20261208100000_passkeys.ts';
 
 const migrations: Record<string, Knex.Migration> = {
   '20261123000000_initial': initial,
@@ -25,6 +26,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261206050000_resource_exchanges': resourceExchanges,
   '20261207000000_status_lists': statusLists,
   '20261208000000_authorization_detail_types': authorizationDetailTypes,
+  '20261208100000_passkeys': passkeys,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

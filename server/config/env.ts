@@ -51,6 +51,11 @@ export interface Config {
   dpopNonce: boolean;
   /** Every client must push its authorization requests (RFC 9126), not only those registered to. */
   requirePar: boolean;
+  /**
+   * PASSKEY_AS_SECOND_FACTOR: after a password, a user who has passkeys is asked for one;
+   * `optional` lets them go on without it, `required-when-registered` does not (issue 19).
+   */
+  passkeyAsSecondFactor: 'optional' | 'required-when-registered';
   /** How often each instance checks the database for rotated signing and cookie keys (s, at most 60). */
   keysPollSeconds: number;
   /** After SIGTERM, how long readiness answers 503 while requests are still accepted (s). */
@@ -282,6 +287,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     cimdAllowLoopback,
     dpopNonce: readBoolean(env, 'DPOP_NONCE', false),
     requirePar: readBoolean(env, 'REQUIRE_PAR', false),
+    passkeyAsSecondFactor: readChoice(env, 'PASSKEY_AS_SECOND_FACTOR', ['optional', 'required-when-registered'] as const, 'optional'),
     throttle: {
       loginFreeAttempts: readInteger(env, 'LOGIN_FREE_ATTEMPTS', 5, { min: 1, max: 100 }),
       loginBackoffSeconds: readInteger(env, 'LOGIN_BACKOFF_SECONDS', 30, { min: 1, max: 3600 }),

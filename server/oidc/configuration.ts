@@ -19,6 +19,8 @@ import type { StatusLists } from '../services/status-lists.ts';
 import { statusClaimCustomizer } from './status-claim.ts';
 import { dpopFeature, pushedAuthorizationRequestsFeature } from './dpop-and-par.ts';
 import { extraTokenClaims } from './token-claims.ts';
+import { passkeyRequiredCheck, withPasskeyScopes } from './passkey-policy.ts';
+import { ACR_VALUES } from '../services/authentication-strength.ts';
 import { richAuthorizationRequestsFeature } from './authorization-details.ts';
 
 export interface ConfigurationDeps {
@@ -53,8 +55,10 @@ function keepOidcScopes(metadata: Record<string, unknown>): void {
  * The grant still loads, so the page shows what was granted as granted and asks only for what
  * is new.
  */
-function interactionPolicyFor(isVerifiedClient: (clientId: string) => Promise<boolean>) {
+function interactionPolicyFor(isVerifiedClient: (clientId: string) => Promise<boolean>, catalog: ResourceCatalog) {
   const policy = interactionPolicy.base();
+  // Step-up to a passkey sign-in when the request needs one (passkey-policy.ts).
+  policy.get('login')?.checks.add(passkeyRequiredCheck(catalog));
   policy.get('consent')?.checks.add(
     new interactionPolicy.Check('client_not_verified', 'the client is not verified', async (ctx: Ctx) => {
       const { oidc } = ctx;
@@ -79,7 +83,7 @@ export const EXTRA_CLIENT_METADATA = ['resource_scopes', 'required_scopes', 'max
 export function buildConfiguration(deps: ConfigurationDeps): Configuration {
   const { config, keys, accounts, catalog, views } = deps;
   const secureCookies = config.issuer.startsWith('https:');
-  const resourceIndicators = createResourceIndicatorHooks(catalog, { honourRegisteredResourceScopes: config.dynamicRegistration === 'token' });
+  const resourceIndicators = withPasskeyScopes(createResourceIndicatorHooks(catalog, { honourRegisteredResourceScopes: config.dynamicRegistration === 'token' }), catalog);
   const { logoutSource, postLogoutSuccessSource } = createLogoutPages(views);
 
   const configuration = {
@@ -99,7 +103,9 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
     },
 
     claims: {
-      openid: ['sub'],
+      // How and when the user signed in (issue 19) is in every ID token: the provider puts a
+      // claim in one only when a scope releases it or the request asked for it.
+      openid: ['sub', 'acr', 'amr', 'auth_time'],
       profile: ['name'],
       email: ['email', 'email_verified'],
     },
@@ -167,7 +173,7 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
 
     interactions: {
       url: (_ctx: Ctx, interaction: { uid: string }) => `/interaction/${interaction.uid}`,
-      policy: interactionPolicyFor(deps.isVerifiedClient),
+      policy: interactionPolicyFor(deps.isVerifiedClient, catalog),
     },
 
     features: {
@@ -248,6 +254,9 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
         throw new errors.InvalidClientAuth('audience (aud) must equal the issuer identifier');
       }
     },
+
+    // How the user signed in, levels weakest first (services/authentication-strength.ts).
+    acrValues: [...ACR_VALUES],
 
     // Claims set by the code that makes a token (token-claims.ts: `act` on exchanged tokens).
     extraTokenClaims,

@@ -17,6 +17,7 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Accounts, User } from '../services/accounts.ts';
+import { passwordStrength } from '../services/authentication-strength.ts';
 
 type Session = Awaited<ReturnType<Provider['Session']['get']>>;
 
@@ -61,7 +62,7 @@ export function createAccountSession(deps: AccountSessionDeps) {
         session.resetIdentifier();
       }
       // remember: true in the interaction login, so not transient: the cookie outlives the browser.
-      session.loginAccount({ accountId, amr: ['pwd'] });
+      session.loginAccount({ accountId, ...passwordStrength() });
       await session.save(deps.sessionTtl);
       ctx.cookies.set(provider.cookieName('session'), session.jti, {
         httpOnly: true,

@@ -16,6 +16,8 @@ import { describeClient, describeScope } from './consent-view.ts';
 import type { AccountSession } from './account-session.ts';
 import { SIGN_IN_PATH } from './account-sign-in.ts';
 import type { AccountDocuments } from './account-documents.ts';
+import type { Passkeys } from '../services/passkeys.ts';
+import { passkeyPanel } from './account-passkeys.ts';
 
 export interface AccountDeps {
   provider: Provider;
@@ -27,6 +29,8 @@ export interface AccountDeps {
   csrf: Csrf;
   /** Per-document grants (RFC 9396) on each app card (account-documents.ts); absent: not shown. */
   documents?: AccountDocuments | undefined;
+  /** The passkeys section (account-passkeys.ts); absent: not shown. */
+  passkeys?: Passkeys | undefined;
 }
 
 const EVENT_WORDS: Record<string, string> = {
@@ -92,9 +96,9 @@ function trailWords(entry: AuditRecord, snapshot: ResourceSnapshot, appName: str
  * crafted link.
  */
 const NOTICE_COOKIE = 'latchkey.notice';
-type Notice = 'revoked' | 'narrowed';
+type Notice = 'revoked' | 'narrowed' | 'passkey-added' | 'passkey-removed';
 
-function setNotice(ctx: Context, notice: Notice): void {
+export function setNotice(ctx: Context, notice: Notice): void {
   ctx.cookies.set(NOTICE_COOKIE, notice, { signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: '/account', maxAge: 60_000, overwrite: true });
 }
 
@@ -102,7 +106,7 @@ function takeNotice(ctx: Context): Notice | undefined {
   const notice = ctx.cookies.get(NOTICE_COOKIE, { signed: true });
   if (notice === undefined) return undefined;
   ctx.cookies.set(NOTICE_COOKIE, '', { signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: '/account', maxAge: 0, overwrite: true });
-  return notice === 'revoked' || notice === 'narrowed' ? notice : undefined;
+  return notice === 'revoked' || notice === 'narrowed' || notice === 'passkey-added' || notice === 'passkey-removed' ? notice : undefined;
 }
 
 export function accountRoutes(deps: AccountDeps): Router {
@@ -146,7 +150,8 @@ export function accountRoutes(deps: AccountDeps): Router {
       user: { email: signedIn.user.email, name: signedIn.user.name },
       csrf: csrf.tokenFor(signedIn.binding),
       apps,
-      notice: done === 'revoked' ? 'Access revoked. The app can no longer use your account.' : done === 'narrowed' ? 'Permission removed.' : undefined,
+      notice: done === 'revoked' ? 'Access revoked. The app can no longer use your account.' : done === 'narrowed' ? 'Permission removed.' : done === 'passkey-added' ? 'Passkey added.' : done === 'passkey-removed' ? 'Passkey removed.' : undefined,
+      passkeys: deps.passkeys?.enabled ? await passkeyPanel(deps.passkeys, signedIn.user.id, trail) : undefined,
     });
   });
 

@@ -12,6 +12,8 @@ import { describeClient } from './consent-view.ts';
 import { ConsentRefused, type ConsentStep, type Details } from './consent.ts';
 import type { Audit } from '../services/audit.ts';
 import type { PasswordSignIn } from './password-sign-in.ts';
+import type { PasskeyStep } from './interaction-passkey.ts';
+import { passwordStrength } from '../services/authentication-strength.ts';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -21,6 +23,8 @@ export interface InteractionDeps {
   passwordSignIn: PasswordSignIn;
   consent: ConsentStep;
   audit: Audit;
+  /** Passkey sign-in, second step and step-up (interaction-passkey.ts). */
+  passkeyStep?: PasskeyStep | undefined;
 }
 
 export function interactionRoutes(deps: InteractionDeps): Router {
@@ -70,10 +74,13 @@ export function interactionRoutes(deps: InteractionDeps): Router {
         client: client ? describeClient(client) : undefined,
         email: extra.email ?? loginHint ?? '',
         error: extra.error,
+        passkeys: deps.passkeyStep?.loginView(details),
       },
       status,
     );
   }
+
+  if (deps.passkeyStep) deps.passkeyStep.renderLogin = renderLogin;
 
   // The provider's "no such interaction" (expired, finished, another browser's) as a page of ours.
   router.use(async (_ctx, next) => {
@@ -87,7 +94,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   router.get('/interaction/:uid', async (ctx) => {
     const details = await load(ctx);
-    if (details.prompt.name === 'login') return renderLogin(ctx, details);
+    if (details.prompt.name === 'login') return (await deps.passkeyStep?.render(ctx, details)) || renderLogin(ctx, details);
     if (details.prompt.name !== 'consent') {
       throw new HttpError(400, 'invalid_request', 'This sign-in step is not supported.');
     }
@@ -102,7 +109,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const password = field(ctx.request.body, 'password') ?? '';
     const outcome = await deps.passwordSignIn(ctx, { email, password, clientId: String(details.params.client_id) });
     if ('refusal' in outcome) return renderLogin(ctx, details, { error: outcome.refusal.message, email }, outcome.refusal.status);
-    await finish(ctx, { login: { accountId: outcome.user.id, amr: ['pwd'], remember: true } }, false);
+    if (await deps.passkeyStep?.afterPassword(ctx, details, outcome.user)) return;
+    await finish(ctx, { login: { accountId: outcome.user.id, ...passwordStrength(), remember: true } }, false);
   });
 
   router.post('/interaction/:uid/consent', formBody, async (ctx) => {

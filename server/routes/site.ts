@@ -9,6 +9,8 @@ import { VIEWS_DIR } from '../http/views.ts';
 
 const STYLESHEET = fs.readFileSync(path.join(VIEWS_DIR, 'assets', 'style.css'));
 const ICON = fs.readFileSync(path.join(VIEWS_DIR, 'assets', 'icon.svg'));
+// The pages' one script (passkey ceremonies), first-party so CSP script-src 'self' allows it.
+const PASSKEYS_SCRIPT = fs.readFileSync(path.join(VIEWS_DIR, 'assets', 'passkeys.js'));
 
 export function siteRoutes({ views, db, issuer, lifecycle }: { views: Views; db: Knex; issuer: string; lifecycle?: { shuttingDown: boolean } | undefined }): Router {
   const router = new Router();
@@ -21,6 +23,12 @@ export function siteRoutes({ views, db, issuer, lifecycle }: { views: Views; db:
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.type = 'text/css';
     ctx.body = STYLESHEET;
+  });
+
+  router.get('/assets/passkeys.js', (ctx) => {
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.type = 'text/javascript';
+    ctx.body = PASSKEYS_SCRIPT;
   });
 
   // Browsers ask for an icon on every page; an answer keeps their consoles free of 404s.

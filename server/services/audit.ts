@@ -15,6 +15,10 @@ export type AuditEvent =
   | 'token.refreshed'
   | 'token.reuse_detected'
   | 'token.exchanged'
+  // A user's passkeys (services/passkeys.ts), from the account page.
+  | 'passkey.added'
+  | 'passkey.renamed'
+  | 'passkey.removed'
   | 'logout'
   | 'logout.everywhere'
   | 'registration.created'

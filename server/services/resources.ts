@@ -42,6 +42,11 @@ export interface ResourceServer {
    * JWT access tokens point into (services/status-lists.ts); undefined: the default, 30 s.
    */
   statusListTtl?: number | undefined;
+  /**
+   * Scopes a token carries only for a user who signed in with a passkey (step-up, issue 19):
+   * `latchkey resource add|update … --require-passkey-for SCOPES` (oidc/passkey-policy.ts).
+   */
+  requirePasskeyFor?: string[];
   /** Part of the server itself (the admin API): not stored, not editable, never for self-registered clients. */
   builtIn?: boolean;
   scopes: ScopeDefinition[];
@@ -92,7 +97,7 @@ export interface ResourceRow {
 export async function loadAll(db: Knex): Promise<ResourceServer[]> {
   const [resources, scopes, exchanges, detailTypes] = await Promise.all([
     db<ResourceRow>('resource_servers').orderBy('created_at').orderBy('id'),
-    db<{ resource_id: string; scope: string; description: string }>('resource_scopes').orderBy('scope'),
+    db<{ resource_id: string; scope: string; description: string; requires_passkey?: boolean | number }>('resource_scopes').orderBy('scope'),
     db<{ resource_id: string; target_id: string }>('resource_exchanges').orderBy('target_id'),
     loadDetailTypes(db),
   ]);
@@ -107,6 +112,7 @@ export async function loadAll(db: Knex): Promise<ResourceServer[]> {
     defaultScope: (row.default_scope ?? '').split(' ').filter(Boolean),
     statusListTtl: row.status_list_ttl === null || row.status_list_ttl === undefined ? undefined : Number(row.status_list_ttl),
     scopes: scopes.filter((s) => s.resource_id === row.id).map(({ scope, description }) => ({ scope, description })),
+    requirePasskeyFor: scopes.filter((s) => s.resource_id === row.id && Boolean(s.requires_passkey)).map((s) => s.scope),
     mayExchangeFor: exchanges.filter((e) => e.resource_id === row.id).map((e) => e.target_id),
     authorizationDetailTypes: detailTypes.get(row.id) ?? [],
   }));

@@ -35,16 +35,21 @@ export interface HarnessOptions {
    * what must agree comes through the database.
    */
   fileKeys?: KeyMaterial;
+  /**
+   * The issuer's host name (default 127.0.0.1). Passkey tests use `localhost`: browsers refuse an
+   * IP address as a WebAuthn relying party id. It still listens on 127.0.0.1 only.
+   */
+  hostname?: string;
 }
 
-export async function startServer({ store = 'sqlite', env = {}, sameDatabaseAs, fileKeys: givenKeys }: HarnessOptions = {}): Promise<Harness> {
+export async function startServer({ store = 'sqlite', env = {}, sameDatabaseAs, fileKeys: givenKeys, hostname = '127.0.0.1' }: HarnessOptions = {}): Promise<Harness> {
   const database = sameDatabaseAs ? { ...sameDatabaseAs.database, drop: async () => undefined } : await freshDatabase(store);
   // Listen first: the issuer names the port, and the provider needs the issuer at construction.
   let handler: http.RequestListener = (_req, res) => res.writeHead(503).end();
   const server = http.createServer((req, res) => handler(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `http://${hostname}:${port}`;
 
   const config = loadConfig({
     NODE_ENV: 'test',

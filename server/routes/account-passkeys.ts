@@ -1,0 +1,100 @@
+// Passkeys on the account page (issue 19): add one (a WebAuthn registration through
+// /assets/passkeys.js, named by the user), see when each was last used, remove one. Every change
+// is audited (services/passkeys.ts) and listed in the section's activity trail. A failed or
+// cancelled registration is an ordinary page, never a 500.
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { RegistrationResponseJSON } from '@simplewebauthn/server';
+import type { Views } from '../http/views.ts';
+import type { Csrf } from '../http/csrf.ts';
+import { field, formBody } from '../http/body.ts';
+import { formExpired, HttpError } from '../http/errors.ts';
+import type { AuditRecord } from '../services/audit.ts';
+import { parseCredential, passkeyName, type Passkeys } from '../services/passkeys.ts';
+import type { AccountSession } from './account-session.ts';
+import { setNotice } from './account.ts';
+
+export interface AccountPasskeyDeps {
+  session: AccountSession;
+  passkeys: Passkeys;
+  views: Views;
+  csrf: Csrf;
+}
+
+function date(ms: number | undefined): string | undefined {
+  return ms === undefined ? undefined : new Date(ms).toUTCString().replace(' GMT', ' UTC');
+}
+
+function trailWords(entry: AuditRecord): string | undefined {
+  const name = typeof entry.details.name === 'string' ? `“${entry.details.name}”` : '';
+  if (entry.event === 'passkey.added') return `Passkey ${name} added`;
+  if (entry.event === 'passkey.renamed') return `Passkey renamed to ${name}`;
+  if (entry.event === 'passkey.removed') return `Passkey ${name} removed`;
+  if (entry.event === 'login.success' && entry.details.method === 'passkey') {
+    return `Signed in with passkey ${typeof entry.details.passkey === 'string' ? `“${entry.details.passkey}”` : ''}`.trim();
+  }
+  if (entry.event === 'login.failure' && entry.details.method === 'passkey') return 'A passkey sign-in was refused';
+  return undefined;
+}
+
+/** What the account page shows of the user's passkeys; `trail` is the account's audit trail, newest first. */
+export async function passkeyPanel(passkeys: Passkeys, accountId: string, trail: AuditRecord[]) {
+  const items = await passkeys.list(accountId);
+  return {
+    items: items.map((p) => ({ id: p.id, name: p.name, createdAt: date(p.createdAt), lastUsedAt: date(p.lastUsedAt), backedUp: p.backedUp })),
+    trail: trail
+      .map((entry) => ({ at: date(entry.at), what: trailWords(entry) }))
+      .filter((line) => line.what)
+      .slice(0, 10),
+  };
+}
+
+export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
+  const { session, passkeys, csrf } = deps;
+  const router = new Router();
+
+  /** The signed-in user, with the page's CSRF token checked; a form after sign-out is refused. */
+  async function signedInForm(ctx: Context) {
+    const signedIn = await session.current(ctx);
+    if (!signedIn) throw new HttpError(401, 'login_required', 'Your session has ended. Sign in again to manage your passkeys.', { title: 'Signed out' });
+    if (!csrf.verify(`account:${signedIn.sessionId}`, field(ctx.request.body, 'csrf'))) throw formExpired();
+    if (!passkeys.enabled) throw new HttpError(404, 'not_found', 'Passkeys are not available on this server.');
+    return signedIn.user;
+  }
+
+  function notAdded(reason: string): HttpError {
+    return new HttpError(400, 'invalid_request', reason, { title: 'Passkey not added' });
+  }
+
+  router.post('/account/passkeys/options', formBody, async (ctx) => {
+    const user = await signedInForm(ctx);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await passkeys.registrationOptions(user);
+  });
+
+  router.post('/account/passkeys', formBody, async (ctx) => {
+    const user = await signedInForm(ctx);
+    const count = await passkeys.count(user.id);
+    const name = passkeyName(field(ctx.request.body, 'name'), `Passkey ${count + 1}`);
+    if (!name) throw notAdded('A passkey name is plain text of at most 100 characters.');
+    const response = parseCredential<RegistrationResponseJSON>(field(ctx.request.body, 'credential'));
+    if (!response) throw notAdded('Your browser did not create a passkey. Go back and try again.');
+    const added = await passkeys.register(user, response, name, ctx.ip);
+    if ('reason' in added) throw notAdded(added.reason);
+    setNotice(ctx, 'passkey-added');
+    ctx.status = 303;
+    ctx.redirect('/account');
+  });
+
+  router.post('/account/passkeys/remove', formBody, async (ctx) => {
+    const user = await signedInForm(ctx);
+    const id = field(ctx.request.body, 'id') ?? '';
+    // Every account has a password, so no passkey is the last way to sign in (services/passkeys.ts).
+    const removed = await passkeys.remove(user.id, id, ctx.ip);
+    if (removed) setNotice(ctx, 'passkey-removed');
+    ctx.status = 303;
+    ctx.redirect('/account');
+  });
+
+  return router;
+}
