@@ -5,6 +5,7 @@
 // says, its `{field}` placeholders filled from the detail and `{actions}` listing the actions in
 // plain words. A type belongs to exactly one resource server, so a detail names its API.
 import { Ajv, type ValidateFunction } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { Knex } from 'knex';
 import { isStorableText } from '../../adapters/storable-text.ts';
 import { ResourceError } from './resources.ts';
@@ -31,15 +32,18 @@ const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]{0,63})\}/g;
 // A schema is configuration an operator wrote, not a document: 64 KiB is plenty.
 const MAX_SCHEMA_CHARS = 65_536;
 
-// One validator per schema text: compiling costs far more than validating.
+// One validator per schema text: compiling costs far more than validating. Draft-07 unless the
+// schema names draft 2020-12 in `$schema`; no remote `$ref` is ever fetched (no loadSchema).
 const ajv = new Ajv({ strict: true, allErrors: false });
+const ajv2020 = new Ajv2020({ strict: true, allErrors: false });
+const DRAFT_2020 = 'https://json-schema.org/draft/2020-12/schema';
 const compiled = new Map<string, ValidateFunction>();
 
 function compile(schema: Record<string, unknown>): ValidateFunction {
   const key = JSON.stringify(schema);
   let validate = compiled.get(key);
   if (!validate) {
-    validate = ajv.compile(schema);
+    validate = (schema.$schema === DRAFT_2020 ? ajv2020 : ajv).compile(schema);
     if (compiled.size > 1000) compiled.clear();
     compiled.set(key, validate);
   }
