@@ -69,7 +69,7 @@ describe.each(STORES)('the built module in plain Node (%s)', (store) => {
   it('imports without a TypeScript loader and exports the public API', () => {
     expect(started.loaders).toEqual([]);
     expect(started.nodeOptions).toBe('');
-    expect(started.exports).toEqual(['ACCESS_TOKEN', 'TokenError', 'createTokenVerifier', 'metadataUrlFor', 'resourceServer']);
+    expect(started.exports).toEqual(['ACCESS_TOKEN', 'TokenError', 'allows', 'createTokenVerifier', 'metadataUrlFor', 'resourceServer']);
   });
 
   it('checks a real token, and refuses a request without one', async () => {
