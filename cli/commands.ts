@@ -39,6 +39,7 @@ const FLAGS: Record<string, string> = {
   dpop_bound_access_tokens: '--dpop-bound',
   require_pushed_authorization_requests: '--require-par',
   authorization_detail_types: '--authorization-detail-type',
+  require_passkey_for: '--require-passkey-for',
 };
 
 export function flagFor(field: string): string {
@@ -230,6 +231,7 @@ export async function resourceAdd(values: Values, { admin, out }: CommandContext
     may_exchange_for: list(values, 'may-exchange-for').filter(Boolean),
     status_list_ttl: seconds(values, 'status-list-ttl'),
     authorization_detail_types: detailTypeFlags(values),
+    require_passkey_for: optional(values, 'require-passkey-for'),
   });
   const created = await admin.resources.add(input, CLI);
   out.result(created, [
@@ -262,15 +264,17 @@ export async function resourceUpdate(values: Values, { admin, out }: CommandCont
   const exchanges = values['may-exchange-for'] === undefined ? undefined : list(values, 'may-exchange-for').filter(Boolean);
   const statusListTtl = seconds(values, 'status-list-ttl');
   const detailTypes = detailTypeFlags(values);
-  if (dynamicClients === undefined && defaultScope === undefined && exchanges === undefined && statusListTtl === undefined && detailTypes === undefined) {
-    throw new UsageError('nothing to change: give --dynamic-clients true|false, --default-scope, --may-exchange-for, --status-list-ttl and/or --authorization-detail-type');
+  // Given at all, --require-passkey-for replaces the list; `--require-passkey-for ""` empties it.
+  const passkeyScopes = optional(values, 'require-passkey-for');
+  if (dynamicClients === undefined && defaultScope === undefined && exchanges === undefined && statusListTtl === undefined && detailTypes === undefined && passkeyScopes === undefined) {
+    throw new UsageError('nothing to change: give --dynamic-clients true|false, --default-scope, --may-exchange-for, --status-list-ttl, --authorization-detail-type and/or --require-passkey-for');
   }
-  const changes = { dynamic_clients: dynamicClients, default_scope: defaultScope, may_exchange_for: exchanges, status_list_ttl: statusListTtl, authorization_detail_types: detailTypes };
+  const changes = { dynamic_clients: dynamicClients, default_scope: defaultScope, may_exchange_for: exchanges, status_list_ttl: statusListTtl, authorization_detail_types: detailTypes, require_passkey_for: passkeyScopes };
   const updated = await admin.resources.update(id, checked(S.ResourceChanges, changes), CLI);
   out.result(
     updated,
     `${updated.id}: self-registered and metadata-document clients ${updated.dynamic_clients ? 'may' : 'may not'} ask for its scopes; default scope ${updated.default_scope ?? '(none)'}; ` +
-      `status list ttl ${updated.status_list_ttl} s`,
+      `status list ttl ${updated.status_list_ttl} s; passkey required for ${updated.require_passkey_for.join(' ') || '(no scope)'}`,
   );
 }
 

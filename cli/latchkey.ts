@@ -95,7 +95,7 @@ const COMMANDS: Record<string, Command> = {
   'resource add': {
     usage:
       'resource add --id URI --scope "a b" [--name N] [--format opaque|jwt] [--ttl SECONDS] [--max-grant-duration SECONDS] ' +
-      '[--describe "a=Plain words"]... [--dynamic-clients] [--default-scope "a"] [--may-exchange-for DOWNSTREAM_URI]... [--status-list-ttl SECONDS] ' +
+      '[--describe "a=Plain words"]... [--dynamic-clients] [--default-scope "a"] [--may-exchange-for DOWNSTREAM_URI]... [--status-list-ttl SECONDS] [--require-passkey-for "a b"] ' +
       '[--authorization-detail-type TYPE --schema FILE.json --detail-describe "Read {identifier}"]',
     options: {
       ...json,
@@ -110,6 +110,7 @@ const COMMANDS: Record<string, Command> = {
       'default-scope': { type: 'string' },
       'may-exchange-for': { type: 'string', multiple: true },
       'status-list-ttl': { type: 'string' },
+      'require-passkey-for': { type: 'string' },
       'authorization-detail-type': { type: 'string' },
       schema: { type: 'string' },
       'detail-describe': { type: 'string' },
@@ -118,7 +119,7 @@ const COMMANDS: Record<string, Command> = {
   },
   'resource update': {
     usage:
-      'resource update RESOURCE_URI [--dynamic-clients true|false] [--default-scope "a b"] [--may-exchange-for DOWNSTREAM_URI]... [--status-list-ttl SECONDS] ' +
+      'resource update RESOURCE_URI [--dynamic-clients true|false] [--default-scope "a b"] [--may-exchange-for DOWNSTREAM_URI]... [--status-list-ttl SECONDS] [--require-passkey-for "a b"] ' +
       '[--authorization-detail-type TYPE --schema FILE.json --detail-describe "Read {identifier}"]',
     options: {
       ...json,
@@ -126,6 +127,7 @@ const COMMANDS: Record<string, Command> = {
       'default-scope': { type: 'string' },
       'may-exchange-for': { type: 'string', multiple: true },
       'status-list-ttl': { type: 'string' },
+      'require-passkey-for': { type: 'string' },
       'authorization-detail-type': { type: 'string' },
       schema: { type: 'string' },
       'detail-describe': { type: 'string' },

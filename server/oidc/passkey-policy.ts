@@ -44,6 +44,20 @@ export function acrValuesDemandPasskey(acrValues: unknown): boolean {
   return known.length > 0 && known.every((v) => v === ACR_PASSKEY);
 }
 
+/**
+ * Why a request needs a passkey, in the words of the step-up and consent pages: "Contacts API
+ * requires a passkey for: Change your contacts" (one line per API).
+ */
+export function passkeyReasons(snapshot: ResourceSnapshot, params: { scope?: unknown; resource?: unknown; acr_values?: unknown }): string[] {
+  const byApi = new Map<string, string[]>();
+  for (const { resource, scope } of passkeyScopesIn(snapshot, listOf(params.scope) ?? [], listOf(params.resource))) {
+    byApi.set(resource.name, [...(byApi.get(resource.name) ?? []), snapshot.describe(scope, resource.id) ?? scope]);
+  }
+  const lines = [...byApi].map(([api, words]) => `${api} requires a passkey for: ${words.join('; ')}`);
+  if (!lines.length && acrValuesDemandPasskey(params.acr_values)) lines.push('The app asks you to sign in with a passkey');
+  return lines;
+}
+
 /** The login check: a signed-in session below the strength this request needs. */
 export function passkeyRequiredCheck(catalog: ResourceCatalog) {
   return new interactionPolicy.Check(

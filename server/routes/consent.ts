@@ -13,6 +13,7 @@ import { field, fields } from '../http/body.ts';
 import { consentGroups, describeClient, grantedGroups, type PromptDetails } from './consent-view.ts';
 import { approvedDetails, detailLines, forGrant, promptDetails } from './consent-details.ts';
 import { afterConsent, type Detail } from '../services/detail-grants.ts';
+import { passkeyReasons } from '../oidc/passkey-policy.ts';
 
 /** An interaction as the provider describes it (the login and consent routes share it). */
 export type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -126,6 +127,8 @@ export function createConsentStep(deps: ConsentDeps) {
         already: grant ? grantedGroups(grant, snapshot) : [],
         durations,
         expiresAt: grant?.exp ? new Date(Number(grant.exp) * 1000) : undefined,
+        // Why the user was just asked for a passkey (issue 19): "Contacts API requires a passkey for: …".
+        passkeyReasons: passkeyReasons(snapshot, details.params),
       });
     },
 

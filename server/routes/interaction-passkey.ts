@@ -22,8 +22,8 @@ import type { User } from '../services/accounts.ts';
 import type { Passkeys } from '../services/passkeys.ts';
 import type { ResourceCatalog } from '../services/resources.ts';
 import { passkeyStrength, passwordStrength } from '../services/authentication-strength.ts';
-import { acrValuesDemandPasskey, PASSKEY_REQUIRED, passkeyScopesIn } from '../oidc/passkey-policy.ts';
-import { describeClient, describeScope } from './consent-view.ts';
+import { PASSKEY_REQUIRED, passkeyReasons } from '../oidc/passkey-policy.ts';
+import { describeClient } from './consent-view.ts';
 import type { PasskeySignIn } from './passkey-sign-in.ts';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -80,15 +80,7 @@ export function createPasskeyStep(deps: PasskeyStepDeps) {
 
   /** Why a passkey is asked for: "Contacts API requires a passkey for: Change your contacts". */
   async function reasons(details: Details): Promise<string[]> {
-    const snapshot = await deps.catalog.current();
-    const scope = typeof details.params.scope === 'string' ? details.params.scope.split(' ') : [];
-    const resource = details.params.resource as string | string[] | undefined;
-    const needed = passkeyScopesIn(snapshot, scope, resource === undefined ? undefined : [resource].flat());
-    const byApi = new Map<string, string[]>();
-    for (const { resource: api, scope: s } of needed) byApi.set(api.name, [...(byApi.get(api.name) ?? []), describeScope(s, snapshot, api.id)]);
-    const lines = [...byApi].map(([api, words]) => `${api} requires a passkey for: ${words.join('; ')}`);
-    if (!lines.length && acrValuesDemandPasskey(details.params.acr_values)) lines.push('The app asks you to sign in with a passkey.');
-    return lines;
+    return passkeyReasons(await deps.catalog.current(), details.params);
   }
 
   /** The step page: a passkey for `accountId`, after a password or as a step-up. */

@@ -32,6 +32,8 @@ export interface NewResourceServer {
   mayExchangeFor?: string[] | undefined;
   /** The `ttl` of its status list (s); default DEFAULT_STATUS_LIST_TTL. */
   statusListTtl?: number | undefined;
+  /** Scopes of its own a token carries only after a passkey sign-in (oidc/passkey-policy.ts). */
+  requirePasskeyFor?: string[] | undefined;
   /** RFC 9396 authorization-detail types it declares (authorization-detail-types.ts). */
   authorizationDetailTypes?: AuthorizationDetailType[] | undefined;
 }
@@ -43,6 +45,8 @@ export interface ResourceChanges {
   /** Replaces the list (empty: none). */
   mayExchangeFor?: string[] | undefined;
   statusListTtl?: number | undefined;
+  /** Replaces the list of scopes that need a passkey sign-in (empty: none). */
+  requirePasskeyFor?: string[] | undefined;
   /** Declares detail types, or redeclares ones this resource server owns; the others stay. */
   authorizationDetailTypes?: AuthorizationDetailType[] | undefined;
 }
@@ -77,6 +81,13 @@ async function setExchanges(trx: Knex, clients: ClientStore, id: string, clientI
   await trx('resource_exchanges').where({ resource_id: id }).delete();
   if (targets.length) await trx('resource_exchanges').insert(targets.map((target) => ({ resource_id: id, target_id: target })));
   if (clientId) await clients.setGrantTypes(clientId, targets.length ? [TOKEN_EXCHANGE_GRANT] : [], trx);
+}
+
+/** The scopes that need a passkey: each one of the resource server's own. */
+function checkPasskeyScopes(requirePasskeyFor: string[], scopes: readonly string[]): string[] {
+  const unknown = requirePasskeyFor.find((s) => !scopes.includes(s));
+  if (unknown) throw new ResourceError(`--require-passkey-for names ${unknown}, which is not one of this resource server's scopes`, 'invalid', 'require_passkey_for');
+  return [...new Set(requirePasskeyFor)];
 }
 
 function checkDefaultScope(defaultScope: string[], scopes: readonly string[]): string | null {
@@ -119,6 +130,7 @@ export function createResourceAdmin(
       }
 
       const defaultScope = checkDefaultScope(input.defaultScope ?? [], scopes.map((s) => s.scope));
+      const passkeyScopes = checkPasskeyScopes(input.requirePasskeyFor ?? [], scopes.map((s) => s.scope));
       const statusListTtl = input.statusListTtl === undefined ? null : checkStatusListTtl(input.statusListTtl);
       const exchanges = await checkExchangeTargets(db, id, input.mayExchangeFor ?? [], defaults.reservedIds ?? []);
       const detailTypes = (input.authorizationDetailTypes ?? []).map(checkDetailType);
@@ -163,7 +175,7 @@ export function createResourceAdmin(
             status_list_ttl: statusListTtl,
             created_at: Date.now(),
           });
-          await trx('resource_scopes').insert(scopes.map((s) => ({ resource_id: id, ...s })));
+          await trx('resource_scopes').insert(scopes.map((s) => ({ resource_id: id, ...s, requires_passkey: passkeyScopes.includes(s.scope) })));
           if (exchanges.length) await setExchanges(trx, clients, id, clientId, exchanges);
           for (const detailType of detailTypes) await putDetailType(trx, id, detailType);
         })
@@ -187,11 +199,16 @@ export function createResourceAdmin(
       if (changes.defaultScope !== undefined) row.default_scope = checkDefaultScope(changes.defaultScope, current.scopes.map((s) => s.scope));
       if (changes.statusListTtl !== undefined) row.status_list_ttl = checkStatusListTtl(changes.statusListTtl);
       const exchanges = changes.mayExchangeFor === undefined ? undefined : await checkExchangeTargets(db, id, changes.mayExchangeFor, defaults.reservedIds ?? []);
+      const passkeyScopes = changes.requirePasskeyFor === undefined ? undefined : checkPasskeyScopes(changes.requirePasskeyFor, current.scopes.map((s) => s.scope));
       const detailTypes = (changes.authorizationDetailTypes ?? []).map(checkDetailType);
       await db.transaction(async (trx) => {
         for (const detailType of detailTypes) await putDetailType(trx, id, detailType);
         if (Object.keys(row).length) await trx('resource_servers').where({ id }).update(row);
         if (exchanges) await setExchanges(trx, clients, id, current.introspectionClientId, exchanges);
+        if (passkeyScopes) {
+          await trx('resource_scopes').where({ resource_id: id }).update({ requires_passkey: false });
+          if (passkeyScopes.length) await trx('resource_scopes').where({ resource_id: id }).whereIn('scope', passkeyScopes).update({ requires_passkey: true });
+        }
       });
       return (await loadAll(db)).find((r) => r.id === id);
     },

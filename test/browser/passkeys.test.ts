@@ -237,6 +237,63 @@ describe('passkeys in Chromium', () => {
     await context.close();
   });
 
+  describe('an API that requires a passkey for a scope (--require-passkey-for)', () => {
+    beforeAll(async () => {
+      await h.management.resources.update(f.contacts.id, { requirePasskeyFor: ['contacts:write'] });
+      await h.app.catalog.reload();
+    });
+    afterAll(async () => {
+      await h.management.resources.update(f.contacts.id, { requirePasskeyFor: [] });
+      await h.app.catalog.reload();
+    });
+
+    it('a password session is stepped up with a passkey before consent, which says why; the token has the scope', async () => {
+      const { context, page } = await freshContext();
+      const { config, request } = await startAuthorization(page, 'openid contacts:read contacts:write');
+      await page.getByLabel('Email address').fill(f.user.email);
+      await page.getByLabel('Password').fill(f.user.password);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      // Going on with the password alone is allowed for signing in, not for this scope.
+      await page.getByRole('button', { name: 'Continue without a passkey' }).click();
+      await page.getByRole('heading', { name: 'Confirm with your passkey' }).waitFor();
+      await expect(page.locator('main').innerText()).resolves.toContain('Contacts API requires a passkey for: Add, change and delete your contacts');
+      expect(await axeClean(context, page.url())).toBe('');
+      await withPasskeysOf(laptop, page);
+      await page.getByRole('button', { name: 'Use a passkey' }).click();
+      await page.getByRole('button', { name: 'Allow' }).waitFor();
+      await expect(page.locator('main').innerText()).resolves.toContain('Contacts API requires a passkey for: Add, change and delete your contacts');
+      const tokens = await backInTheApp(page, config, request);
+      expect(tokens.scope?.split(' ')).toContain('contacts:write');
+      expect(jose.decodeJwt(tokens.id_token as string)).toMatchObject({ acr: PASSKEY, amr: ['pwd', 'hwk', 'user', 'mfa'] });
+      const info = await introspect(h.issuer, { id: f.contacts.clientId, secret: f.contacts.clientSecret }, tokens.access_token);
+      expect(info).toMatchObject({ active: true, acr: PASSKEY });
+      expect(String(info.scope).split(' ')).toContain('contacts:write');
+      await context.close();
+    });
+
+    it('a user without a passkey is told which API needs one and where to add it; "Back to the app" is access_denied', async () => {
+      const carol = await h.management.accounts.create({ email: 'carol@example.com', password: 'carol-password-1' });
+      const { context, page } = await freshContext();
+      const { request } = await startAuthorization(page, 'openid contacts:write');
+      await page.getByLabel('Email address').fill(carol.email);
+      await page.getByLabel('Password').fill('carol-password-1');
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.getByRole('heading', { name: 'A passkey is needed' }).waitFor();
+      const text = await page.locator('main').innerText();
+      expect(text).toContain('Contacts API requires a passkey for: Add, change and delete your contacts');
+      expect(await page.getByRole('link', { name: 'your account page' }).getAttribute('href')).toBe('/account');
+      expect(await axeClean(context, page.url())).toBe('');
+      await page.getByRole('button', { name: 'Back to the app' }).click();
+      await page.waitForURL((url) => url.toString().startsWith(REDIRECT));
+      const callback = new URL(page.url());
+      expect(callback.searchParams.get('error')).toBe('access_denied');
+      expect(callback.searchParams.get('error_description')).toContain('passkey');
+      expect(callback.searchParams.get('state')).toBe(request.state);
+      expect(callback.searchParams.get('code')).toBeNull();
+      await context.close();
+    });
+  });
+
   it('removes a passkey on the account page; it no longer signs anyone in', async () => {
     const { context, page } = await freshContext();
     await signInToAccount(page);

@@ -19,6 +19,7 @@ export function resourceView(r: ResourceServer): Output<typeof Resource> {
     may_exchange_for: r.mayExchangeFor ?? [],
     status_list_ttl: r.statusListTtl ?? DEFAULT_STATUS_LIST_TTL,
     scopes: r.scopes,
+    require_passkey_for: r.requirePasskeyFor ?? [],
     authorization_detail_types: r.authorizationDetailTypes ?? [],
   };
 }
@@ -50,6 +51,7 @@ export function resourceOperations({ resourceAdmin, catalog, record }: Services)
         mayExchangeFor: input.may_exchange_for,
         statusListTtl: input.status_list_ttl,
         authorizationDetailTypes: input.authorization_detail_types,
+        requirePasskeyFor: scopeList(input.require_passkey_for),
         scopes: input.scopes.map(({ scope, description }) => ({ scope, description: description ?? `Use ${label} with the "${scope}" permission` })),
       });
       await catalog.reload();
@@ -58,7 +60,7 @@ export function resourceOperations({ resourceAdmin, catalog, record }: Services)
     },
 
     async update(id: string, changes: Input<typeof ResourceChanges>, actor: Actor): Promise<Output<typeof Resource>> {
-      const updated = await resourceAdmin.update(id, { dynamicClients: changes.dynamic_clients, defaultScope: scopeList(changes.default_scope), mayExchangeFor: changes.may_exchange_for, statusListTtl: changes.status_list_ttl, authorizationDetailTypes: changes.authorization_detail_types });
+      const updated = await resourceAdmin.update(id, { dynamicClients: changes.dynamic_clients, defaultScope: scopeList(changes.default_scope), mayExchangeFor: changes.may_exchange_for, statusListTtl: changes.status_list_ttl, authorizationDetailTypes: changes.authorization_detail_types, requirePasskeyFor: scopeList(changes.require_passkey_for) });
       if (!updated) throw new ServiceError(`no resource server ${id}`, 'not_found');
       await catalog.reload();
       await record(actor, { event: 'resource.updated', details: { resource: id, ...changes } });

@@ -142,6 +142,7 @@ export const Resource = z
     may_exchange_for: z.array(z.string()).meta({ description: 'APIs it may call for the user by token exchange (RFC 8693)' }),
     status_list_ttl: z.number().int().meta({ description: 'Seconds an API may keep the status list its JWT access tokens point into: how late it may see a recall' }),
     scopes: z.array(ScopeDefinition),
+    require_passkey_for: z.array(z.string()).meta({ description: 'Its scopes a token carries only for a user who signed in with a passkey (step-up)' }),
     authorization_detail_types: z.array(AuthorizationDetailType),
   })
   .meta({ id: 'Resource' });
@@ -162,6 +163,7 @@ export const NewResource = z
     may_exchange_for: z.array(uri).max(20).optional(),
     status_list_ttl: statusListTtl.optional(),
     authorization_detail_types: z.array(AuthorizationDetailType).max(20).optional(),
+    require_passkey_for: scopeString.optional().meta({ description: 'Space-separated scopes of its own that need a passkey sign-in' }),
   })
   .meta({ id: 'NewResource' });
 
@@ -176,10 +178,12 @@ export const ResourceChanges = z
     may_exchange_for: z.array(uri).max(20).optional().meta({ description: 'Replaces the list; [] for none' }),
     status_list_ttl: statusListTtl.optional(),
     authorization_detail_types: z.array(AuthorizationDetailType).max(20).optional().meta({ description: 'Declares these types, or redeclares ones it owns; the others stay' }),
+    require_passkey_for: scopeString.optional().meta({ description: 'Replaces the scopes that need a passkey sign-in; "" for none' }),
   })
   .refine(
-    (c) => c.dynamic_clients !== undefined || c.default_scope !== undefined || c.may_exchange_for !== undefined || c.status_list_ttl !== undefined || c.authorization_detail_types !== undefined,
-    'give dynamic_clients, default_scope, may_exchange_for, status_list_ttl and/or authorization_detail_types',
+    (c) =>
+      c.dynamic_clients !== undefined || c.default_scope !== undefined || c.may_exchange_for !== undefined || c.status_list_ttl !== undefined || c.authorization_detail_types !== undefined || c.require_passkey_for !== undefined,
+    'give dynamic_clients, default_scope, may_exchange_for, status_list_ttl, authorization_detail_types and/or require_passkey_for',
   )
   .meta({ id: 'ResourceChanges' });
 
