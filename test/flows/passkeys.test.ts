@@ -1,0 +1,184 @@
+// Passkeys over real HTTP, on both stores, with a software authenticator standing where the
+// user's device would be (test/helpers/soft-authenticator.ts; the server's WebAuthn code is real):
+// - a passkey sign-in's tokens say so: the ID token's acr/amr/auth_time, a JWT access token's
+//   acr and auth_time;
+// - a credential made for another relying party id, an assertion from another origin, a
+//   challenge of another sign-in, a replay: refused, as ordinary pages;
+// - `acr_values=urn:latchkey:acr:passkey` steps a password session up;
+// - a scope an API requires a passkey for is never in a token of a password sign-in, a refresh
+//   included (the requirement added after the grant was made), and stays in a passkey grant's.
+// The pages themselves, in Chromium with a virtual authenticator: test/browser/passkeys.test.ts.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as jose from 'jose';
+import { startServer, type Harness } from '../helpers/harness.ts';
+import { createFixtures, REDIRECT, type Fixtures } from '../helpers/fixtures.ts';
+import { authorizationRequest, client, codeFlow, confidentialClient, type AuthorizationRequest } from '../helpers/oauth.ts';
+import { consentFields, formAction, hiddenField, UserAgent, type PageResponse } from '../helpers/user-agent.ts';
+import { STORES } from '../helpers/databases.ts';
+import { SoftAuthenticator, type Ceremony } from '../helpers/soft-authenticator.ts';
+
+const PASSKEY = 'urn:latchkey:acr:passkey';
+const PASSWORD = 'urn:latchkey:acr:password';
+
+describe.each(STORES)('passkeys over HTTP (%s)', (store) => {
+  let h: Harness;
+  let f: Fixtures;
+  let editor: client.Configuration;
+  let device: SoftAuthenticator;
+  let people = 0;
+
+  beforeAll(async () => {
+    h = await startServer({ store, hostname: 'localhost' });
+    f = await createFixtures(h, { contactsFormat: 'jwt' });
+    editor = await confidentialClient(h, f.editor.clientId, f.editor.clientSecret);
+    device = new SoftAuthenticator(h.issuer);
+  });
+  afterAll(async () => h?.close());
+
+  async function person() {
+    people += 1;
+    const password = 'a good password 1';
+    const created = await h.management.accounts.create({ email: `pk${people}-${store}@example.com`, password });
+    return { email: created.email, password };
+  }
+
+  /** The account page of `user` in a new browser. */
+  async function accountPage(user: { email: string; password: string }): Promise<{ agent: UserAgent; page: PageResponse }> {
+    const agent = new UserAgent();
+    const form = await agent.follow(h.url('/account'), 'x:');
+    const posted = await agent.request(h.url(formAction(form.body, '/login')), { form: { csrf: hiddenField(form.body, 'csrf'), email: user.email, password: user.password } });
+    expect(posted.location).toBe(h.url('/account'));
+    return { agent, page: await agent.request(h.url('/account')) };
+  }
+
+  async function register(agent: UserAgent, page: PageResponse, authenticator: SoftAuthenticator, ceremony: Ceremony = {}) {
+    const csrf = hiddenField(page.body, 'csrf');
+    const options = await agent.request(h.url('/account/passkeys/options'), { form: { csrf } });
+    expect(options.status).toBe(200);
+    const credential = authenticator.register(JSON.parse(options.body), ceremony);
+    return agent.request(h.url('/account/passkeys'), { form: { csrf, name: 'Soft key', credential: JSON.stringify(credential) } });
+  }
+
+  /** The login page of a new authorization request. */
+  async function loginPage(agent: UserAgent, params: Record<string, string> = {}) {
+    const request = await authorizationRequest(editor, { redirect_uri: REDIRECT, scope: 'openid contacts:read', ...params });
+    const page = await agent.follow(request.url.toString(), REDIRECT);
+    expect(page.status).toBe(200);
+    return { request, page };
+  }
+
+  async function passkeyOptions(agent: UserAgent, page: PageResponse) {
+    const options = await agent.request(new URL(`${new URL(page.url).pathname}/passkey/options`, h.issuer).toString(), { form: { csrf: hiddenField(page.body, 'csrf') } });
+    expect(options.status).toBe(200);
+    return JSON.parse(options.body) as { challenge: string; rpId: string; allowCredentials?: Array<{ id: string }> };
+  }
+
+  function postAssertion(agent: UserAgent, page: PageResponse, assertion: unknown) {
+    return agent.request(new URL(`${new URL(page.url).pathname}/passkey`, h.issuer).toString(), { form: { csrf: hiddenField(page.body, 'csrf'), credential: JSON.stringify(assertion) } });
+  }
+
+  /** Follows a 303 after sign-in through consent (approving) back to the app; the tokens. */
+  async function toTokens(agent: UserAgent, response: PageResponse, request: AuthorizationRequest) {
+    let page = response;
+    for (let step = 0; step < 4 && !page.location?.startsWith(REDIRECT); step += 1) {
+      if (page.location) page = await agent.follow(page.location, REDIRECT);
+      else if (page.body.includes('/consent"')) page = await agent.request(new URL(formAction(page.body, '/consent'), page.url).toString(), { form: consentFields(page.body) });
+      else throw new Error(`stuck at ${page.url}: ${page.status} ${page.body.slice(0, 400)}`);
+    }
+    return client.authorizationCodeGrant(editor, new URL(page.location as string), { pkceCodeVerifier: request.verifier, expectedState: request.state });
+  }
+
+  it('registers a passkey and signs in with it: ID token and JWT access token say how', async () => {
+    const user = await person();
+    const { agent, page } = await accountPage(user);
+    const added = await register(agent, page, device);
+    expect(added.status).toBe(303);
+    expect((await agent.request(h.url('/account'))).body).toContain('Soft key');
+
+    const browser = new UserAgent();
+    const { request, page: login } = await loginPage(browser, { scope: 'openid contacts:read contacts:write' });
+    const signedIn = await postAssertion(browser, login, device.authenticate(await passkeyOptions(browser, login)));
+    expect(signedIn.status).toBe(303);
+    const tokens = await toTokens(browser, signedIn, request);
+    const idToken = jose.decodeJwt(tokens.id_token as string);
+    expect(idToken).toMatchObject({ acr: PASSKEY, amr: ['hwk', 'user'] });
+    const accessToken = jose.decodeJwt(tokens.access_token);
+    expect(accessToken).toMatchObject({ acr: PASSKEY, auth_time: idToken.auth_time, aud: f.contacts.id });
+  });
+
+  it('refuses a credential made for another relying party id, at registration and at sign-in', async () => {
+    const user = await person();
+    const { agent, page } = await accountPage(user);
+    const foreign = new SoftAuthenticator(h.issuer);
+    const refused = await register(agent, page, foreign, { rpId: 'other.example' });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toContain('Passkey not added');
+
+    const browser = new UserAgent();
+    const { page: login } = await loginPage(browser);
+    const answer = await postAssertion(browser, login, device.authenticate(await passkeyOptions(browser, login), { rpId: 'other.example' }));
+    expect(answer.status).toBe(401);
+    expect(answer.body).toContain('could not sign you in');
+  });
+
+  it('refuses an assertion made on another origin, or for another sign-in, and a replay', async () => {
+    const browser = new UserAgent();
+    const { page: login } = await loginPage(browser);
+    const phished = await postAssertion(browser, login, device.authenticate(await passkeyOptions(browser, login), { origin: 'https://latchkey.evil.example' }));
+    expect(phished.status).toBe(401);
+
+    // A challenge handed to another sign-in (another interaction) does not sign this one in.
+    const other = new UserAgent();
+    const { page: otherLogin } = await loginPage(other);
+    const stolen = await postAssertion(browser, login, device.authenticate(await passkeyOptions(other, otherLogin)));
+    expect(stolen.status).toBe(401);
+
+    const assertion = device.authenticate(await passkeyOptions(browser, login));
+    expect((await postAssertion(browser, login, assertion)).status).toBe(303);
+    const replay = await postAssertion(browser, login, assertion);
+    expect(replay.status).toBe(401);
+    expect(replay.body).toContain('could not sign you in');
+    // Nonsense where the credential should be: the same ordinary page, never a 5xx.
+    expect((await postAssertion(browser, login, { id: 'x' })).status).toBe(400);
+  });
+
+  it('acr_values=urn:latchkey:acr:passkey steps a password session up', async () => {
+    const user = await person();
+    const { agent } = await accountPage(user);
+    // Signed in with a password on /account; the app asks for a passkey sign-in.
+    const { request, page } = await loginPage(agent, { acr_values: PASSKEY });
+    expect(page.body).toContain('A passkey is needed');
+    expect(page.body).toContain('The app asks you to sign in with a passkey');
+    // Without acr_values the password session is enough.
+    const plain = await loginPage(agent);
+    expect(plain.page.body).toContain('/consent"');
+    expect(request.state).toBeTruthy();
+  });
+
+  it('a scope that needs a passkey: never in a password sign-in token, a refresh included; kept on refresh of a passkey grant', async () => {
+    // A grant made with a password before the API required a passkey for contacts:write.
+    const user = await person();
+    const before = await codeFlow(editor, user, { redirect_uri: REDIRECT, scope: 'openid offline_access contacts:read contacts:write' });
+    expect(jose.decodeJwt(before.tokens.access_token).scope).toBe('contacts:read contacts:write');
+    expect(jose.decodeJwt(before.tokens.id_token as string).acr).toBe(PASSWORD);
+
+    await h.management.resources.update(f.contacts.id, { requirePasskeyFor: ['contacts:write'] });
+    await h.app.catalog.reload();
+    try {
+      const refreshed = await client.refreshTokenGrant(editor, before.tokens.refresh_token as string);
+      expect(jose.decodeJwt(refreshed.access_token).scope).toBe('contacts:read');
+
+      // A passkey sign-in gets it, and keeps it when refreshing.
+      const browser = new UserAgent();
+      const { request, page: login } = await loginPage(browser, { scope: 'openid offline_access contacts:read contacts:write' });
+      const signedIn = await postAssertion(browser, login, device.authenticate(await passkeyOptions(browser, login)));
+      const tokens = await toTokens(browser, signedIn, request);
+      expect(jose.decodeJwt(tokens.access_token).scope).toBe('contacts:read contacts:write');
+      const again = await client.refreshTokenGrant(editor, tokens.refresh_token as string);
+      expect(jose.decodeJwt(again.access_token)).toMatchObject({ scope: 'contacts:read contacts:write', acr: PASSKEY });
+    } finally {
+      await h.management.resources.update(f.contacts.id, { requirePasskeyFor: [] });
+      await h.app.catalog.reload();
+    }
+  });
+});
