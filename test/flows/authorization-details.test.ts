@@ -55,6 +55,10 @@ describe.each(STORES)('authorization details (%s)', (store) => {
     expect(refreshed.authorization_details).toEqual(approved);
   });
 
+  it('unticking every action of every document (and no scope to give) is a Deny', async () => {
+    await expect(detailFlow(h, j.app, f.user, [documentDetail('doc-3', ['read'])], { scope: 'openid', untick: ['0:read'] })).rejects.toMatchObject({ error: 'access_denied' });
+  });
+
   it('a refresh may narrow to fewer documents or actions, never widen', async () => {
     const { tokens } = await detailFlow(h, j.app, f.user, [documentDetail('doc-1'), documentDetail('doc-2', ['read'])]);
     const narrowed = await tokenRequest(h.issuer, { id: j.app.clientId, secret: j.app.clientSecret }, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token as string, authorization_details: JSON.stringify([documentDetail('doc-1', ['comment'])]) });
