@@ -150,9 +150,23 @@ describe.each(STORES)('per-document grants of JWT access tokens and the connecte
     expect(after.body).not.toContain('Trip to Lisbon (doc-42)');
     expect(after.body).toContain('Recipes (doc-7)');
 
+    // The JWT access token issued before cannot be narrowed: it is recalled (its status list bit).
+    const echo = await echoApi(h.issuer, JOURNAL, j.api);
+    try {
+      expect((await fetch(`${echo.url}/`, { headers: { authorization: `Bearer ${tokens.access_token}` } })).status).toBe(401);
+    } finally {
+      await echo.close();
+    }
     const refreshed = await tokenRequest(h.issuer, { id: j.app.clientId, secret: j.app.clientSecret }, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token as string });
     expect(refreshed.status).toBe(200);
     expect(refreshed.body.authorization_details).toEqual([documentDetail('doc-7', ['read'], 'Recipes')]);
+    const echoAgain = await echoApi(h.issuer, JOURNAL, j.api);
+    try {
+      const seen = await (await fetch(`${echoAgain.url}/`, { headers: { authorization: `Bearer ${refreshed.body.access_token}` } })).json();
+      expect(seen).toEqual({ format: 'jwt', authorizationDetails: [documentDetail('doc-7', ['read'], 'Recipes')] });
+    } finally {
+      await echoAgain.close();
+    }
     const audit = await h.app.audit.list({ accountId: user.id, limit: 20 });
     expect(audit.some((e) => e.event === 'consent.changed' && JSON.stringify(e.details).includes('doc-42'))).toBe(true);
   });
