@@ -2,12 +2,12 @@
 // (server/services/administration, the admin API's operations too), checks it against the same
 // schema the admin API uses, and prints the answer: JSON with --json, lines for people
 // otherwise. A secret is printed once, at creation; it is stored only sealed.
-import fs from 'node:fs';
 import type { z } from 'zod';
 import type { Administration } from '../server/services/administration/index.ts';
 import * as S from '../server/services/administration/schemas.ts';
 import type { Output } from './output.ts';
 import { table, UsageError } from './output.ts';
+import { detailTypeFlags } from './detail-type-flags.ts';
 
 export interface CommandContext {
   admin: Administration;
@@ -191,26 +191,6 @@ function parseDescriptions(raw: string[]): Map<string, string> {
     descriptions.set(entry.slice(0, eq), entry.slice(eq + 1));
   }
   return descriptions;
-}
-
-/**
- * `--authorization-detail-type TYPE --schema FILE.json --detail-describe TEXT` (RFC 9396): one
- * type per invocation; undefined when not given.
- */
-function detailTypeFlags(values: Values): Array<{ type: string; schema: unknown; describe: string }> | undefined {
-  const type = optional(values, 'authorization-detail-type');
-  if (type === undefined) {
-    if (values.schema !== undefined || values['detail-describe'] !== undefined) throw new UsageError('--schema and --detail-describe go with --authorization-detail-type');
-    return undefined;
-  }
-  const file = required(values, 'schema');
-  let schema: unknown;
-  try {
-    schema = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new UsageError(`--schema ${file}: not a readable JSON file (${(error as Error).message})`);
-  }
-  return [{ type, schema, describe: required(values, 'detail-describe') }];
 }
 
 export async function resourceAdd(values: Values, { admin, out }: CommandContext) {
