@@ -99,7 +99,15 @@ export async function buildApp(deps: AppDeps): Promise<LatchkeyApp> {
   const interactions = interactionRoutes({ provider, views, csrf, passwordSignIn, consent, audit, passkeyStep });
   // The account area: our own page on the provider's login session, with its own sign-in form.
   const session = createAccountSession({ provider, accounts, sessionTtl: config.ttl.session, secureCookies });
-  const accountSignIn = accountSignInRoutes({ session, passwordSignIn, views, csrf, formTtl: config.ttl.interaction, secureCookies });
+  const accountSignIn = accountSignInRoutes({
+    session,
+    passwordSignIn,
+    views,
+    csrf,
+    formTtl: config.ttl.interaction,
+    secureCookies,
+    passkeys: { passkeys, signIn: passkeySignIn, secondFactor: config.passkeyAsSecondFactor },
+  });
   // Per-document grants (RFC 9396): listed on each app card, withdrawn one by one.
   const documents = createAccountDocuments({ session, catalog, csrf, details: createDetailGrants({ provider, audit, catalog, statusLists: core.statusLists }) });
   const account = accountRoutes({ provider, session, grants, audit, catalog, views, csrf, documents, passkeys });

@@ -17,7 +17,7 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Accounts, User } from '../services/accounts.ts';
-import { passwordStrength } from '../services/authentication-strength.ts';
+import { passwordStrength, type Strength } from '../services/authentication-strength.ts';
 
 type Session = Awaited<ReturnType<Provider['Session']['get']>>;
 
@@ -49,8 +49,8 @@ export function createAccountSession(deps: AccountSessionDeps) {
       return user && !user.disabled ? { user, sessionId: session.jti } : undefined;
     },
 
-    /** Signs this browser in as `accountId` with a password, as the interaction login does. */
-    async signIn(ctx: Context, accountId: string): Promise<void> {
+    /** Signs this browser in as `accountId` (with a password unless said), as the interaction login does. */
+    async signIn(ctx: Context, accountId: string, strength: Strength = passwordStrength()): Promise<void> {
       let session = await load(ctx);
       if (session.accountId) {
         // A session of an account that is gone or disabled (a live one is never replaced here):
@@ -62,7 +62,7 @@ export function createAccountSession(deps: AccountSessionDeps) {
         session.resetIdentifier();
       }
       // remember: true in the interaction login, so not transient: the cookie outlives the browser.
-      session.loginAccount({ accountId, ...passwordStrength() });
+      session.loginAccount({ accountId, ...strength });
       await session.save(deps.sessionTtl);
       ctx.cookies.set(provider.cookieName('session'), session.jti, {
         httpOnly: true,

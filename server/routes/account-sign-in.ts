@@ -15,6 +15,9 @@ import { field, formBody } from '../http/body.ts';
 import { formExpired } from '../http/errors.ts';
 import type { AccountSession } from './account-session.ts';
 import type { PasswordSignIn } from './password-sign-in.ts';
+import type { PasskeySignIn } from './passkey-sign-in.ts';
+import type { Passkeys } from '../services/passkeys.ts';
+import { passkeyStrength } from '../services/authentication-strength.ts';
 
 export const SIGN_IN_PATH = '/account/sign-in';
 
@@ -26,6 +29,12 @@ export interface AccountSignInDeps {
   /** How long a sign-in form stays usable (INTERACTION_TTL, as for the interaction login), seconds. */
   formTtl: number;
   secureCookies: boolean;
+  /**
+   * Passkey sign-in on this page too (issue 19), the challenge bound to the form's cookie. With
+   * PASSKEY_AS_SECOND_FACTOR=required-when-registered a password alone does not sign in an
+   * account that has a passkey here either: it signs in with the passkey.
+   */
+  passkeys?: { passkeys: Passkeys; signIn: PasskeySignIn; secondFactor: 'optional' | 'required-when-registered' } | undefined;
 }
 
 export function accountSignInRoutes(deps: AccountSignInDeps): Router {
@@ -44,7 +53,8 @@ export function accountSignInRoutes(deps: AccountSignInDeps): Router {
   }
 
   async function renderForm(ctx: Context, binding: string, extra: { error?: string; email?: string } = {}, status = 200) {
-    await views.respond(ctx, 'account-sign-in', { title: 'Sign in', csrf: csrf.tokenFor(binding), email: extra.email ?? '', error: extra.error }, status);
+    const passkeys = deps.passkeys?.passkeys.enabled ? { options: `${SIGN_IN_PATH}/passkey/options`, action: `${SIGN_IN_PATH}/passkey` } : undefined;
+    await views.respond(ctx, 'account-sign-in', { title: 'Sign in', csrf: csrf.tokenFor(binding), email: extra.email ?? '', error: extra.error, passkeys }, status);
   }
 
   function toAccount(ctx: Context) {
@@ -57,15 +67,43 @@ export function accountSignInRoutes(deps: AccountSignInDeps): Router {
     await renderForm(ctx, formBinding(ctx));
   });
 
-  router.post('/account/login', formBody, async (ctx) => {
+  /** The binding of the form this POST came from, its CSRF token checked. */
+  function postedBinding(ctx: Context): string {
     const value = ctx.cookies.get(FORM_COOKIE, { signed: true });
     const binding = `account-sign-in:${value}`;
     if (!value || !csrf.verify(binding, field(ctx.request.body, 'csrf'))) throw formExpired();
+    return binding;
+  }
+
+  router.post(`${SIGN_IN_PATH}/passkey/options`, formBody, async (ctx) => {
+    const binding = postedBinding(ctx);
+    if (!deps.passkeys?.passkeys.enabled) throw formExpired();
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await deps.passkeys.passkeys.authenticationOptions(binding);
+  });
+
+  router.post(`${SIGN_IN_PATH}/passkey`, formBody, async (ctx) => {
+    const binding = postedBinding(ctx);
+    if (!deps.passkeys) throw formExpired();
+    if (await session.current(ctx)) return toAccount(ctx);
+    const outcome = await deps.passkeys.signIn(ctx, { binding, credential: field(ctx.request.body, 'credential') });
+    if ('refusal' in outcome) return renderForm(ctx, binding, { error: outcome.refusal.message }, outcome.refusal.status);
+    await session.signIn(ctx, outcome.user.id, passkeyStrength());
+    ctx.cookies.set(FORM_COOKIE, '', { ...cookieOptions, maxAge: 0 });
+    toAccount(ctx);
+  });
+
+  router.post('/account/login', formBody, async (ctx) => {
+    const binding = postedBinding(ctx);
     // Signed in meanwhile (another tab): nothing to do, and no password is looked at.
     if (await session.current(ctx)) return toAccount(ctx);
     const email = field(ctx.request.body, 'email')?.trim() ?? '';
     const outcome = await deps.passwordSignIn(ctx, { email, password: field(ctx.request.body, 'password') ?? '' });
     if ('refusal' in outcome) return renderForm(ctx, binding, { error: outcome.refusal.message, email }, outcome.refusal.status);
+    const pk = deps.passkeys;
+    if (pk?.passkeys.enabled && pk.secondFactor === 'required-when-registered' && (await pk.passkeys.count(outcome.user.id)) > 0) {
+      return renderForm(ctx, binding, { error: 'Your account also needs its passkey: choose “Sign in with a passkey”.', email }, 401);
+    }
     await session.signIn(ctx, outcome.user.id);
     ctx.cookies.set(FORM_COOKIE, '', { ...cookieOptions, maxAge: 0 });
     // RFC 9700 §4.12: 303 after a POST so the browser does not re-send the credentials.

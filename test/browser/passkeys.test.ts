@@ -68,7 +68,7 @@ describe('passkeys in Chromium', () => {
     await page.goto(h.url('/account'));
     await page.getByLabel('Email address').fill(f.user.email);
     await page.getByLabel('Password').fill(f.user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(h.url('/account'));
   }
 

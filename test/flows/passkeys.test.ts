@@ -182,3 +182,87 @@ describe.each(STORES)('passkeys over HTTP (%s)', (store) => {
     }
   });
 });
+
+describe.each(STORES)('PASSKEY_AS_SECOND_FACTOR=required-when-registered (%s)', (store) => {
+  let h: Harness;
+  let f: Fixtures;
+  let editor: client.Configuration;
+
+  beforeAll(async () => {
+    h = await startServer({ store, hostname: 'localhost', env: { PASSKEY_AS_SECOND_FACTOR: 'required-when-registered' } });
+    f = await createFixtures(h);
+    editor = await confidentialClient(h, f.editor.clientId, f.editor.clientSecret);
+  });
+  afterAll(async () => h?.close());
+
+  it('a user with a passkey cannot sign in with the password alone, here or on /account; the passkey completes it', async () => {
+    const user = f.user;
+    const device = new SoftAuthenticator(h.issuer);
+    // Before any passkey, the password signs in on /account; there the passkey is added.
+    const agent = new UserAgent();
+    const form = await agent.follow(h.url('/account'), 'x:');
+    expect(form.body).toContain('Sign in with a passkey');
+    await agent.request(h.url(formAction(form.body, '/login')), { form: { csrf: hiddenField(form.body, 'csrf'), email: user.email, password: user.password } });
+    const page = await agent.request(h.url('/account'));
+    const csrf = hiddenField(page.body, 'csrf');
+    const options = JSON.parse((await agent.request(h.url('/account/passkeys/options'), { form: { csrf } })).body);
+    expect((await agent.request(h.url('/account/passkeys'), { form: { csrf, name: 'Key', credential: JSON.stringify(device.register(options)) } })).status).toBe(303);
+
+    // An app's sign-in: the password leads to the passkey step, which cannot be skipped.
+    const browser = new UserAgent();
+    const request = await authorizationRequest(editor, { redirect_uri: REDIRECT, scope: 'openid contacts:read' });
+    const login = await browser.follow(request.url.toString(), REDIRECT);
+    const posted = await browser.request(new URL(formAction(login.body, '/login'), login.url).toString(), { form: { csrf: hiddenField(login.body, 'csrf'), email: user.email, password: user.password } });
+    const step = await browser.follow(posted.location as string, REDIRECT);
+    expect(step.body).toContain('Confirm with your passkey');
+    expect(step.body).not.toContain('Continue without a passkey');
+    const stepCsrf = hiddenField(step.body, 'csrf');
+    expect((await browser.request(new URL(`${new URL(step.url).pathname}/passkey/skip`, h.issuer).toString(), { form: { csrf: stepCsrf } })).status).toBe(400);
+    const stepOptions = JSON.parse((await browser.request(new URL(`${new URL(step.url).pathname}/passkey/options`, h.issuer).toString(), { form: { csrf: stepCsrf } })).body);
+    // Only the account's own passkeys are offered for the second step.
+    expect(stepOptions.allowCredentials.map((c: { id: string }) => c.id)).toEqual([device.id]);
+    const done = await browser.request(new URL(`${new URL(step.url).pathname}/passkey`, h.issuer).toString(), { form: { csrf: stepCsrf, credential: JSON.stringify(device.authenticate(stepOptions)) } });
+    expect(done.status).toBe(303);
+    let next = await browser.follow(done.location as string, REDIRECT);
+    if (!next.location) next = await browser.request(new URL(formAction(next.body, '/consent'), next.url).toString(), { form: consentFields(next.body) });
+    next = next.location?.startsWith(REDIRECT) ? next : await browser.follow(next.location as string, REDIRECT);
+    const tokens = await client.authorizationCodeGrant(editor, new URL(next.location as string), { pkceCodeVerifier: request.verifier, expectedState: request.state });
+    expect(jose.decodeJwt(tokens.id_token as string)).toMatchObject({ acr: PASSKEY, amr: ['pwd', 'hwk', 'user', 'mfa'] });
+
+    // The account area: the password alone is refused, the passkey signs in.
+    const other = new UserAgent();
+    const signIn = await other.follow(h.url('/account'), 'x:');
+    const refused = await other.request(h.url(formAction(signIn.body, '/login')), { form: { csrf: hiddenField(signIn.body, 'csrf'), email: user.email, password: user.password } });
+    expect(refused.status).toBe(401);
+    expect(refused.body).toContain('also needs its passkey');
+    const formCsrf = hiddenField(refused.body, 'csrf');
+    const accountOptions = JSON.parse((await other.request(h.url('/account/sign-in/passkey/options'), { form: { csrf: formCsrf } })).body);
+    const viaPasskey = await other.request(h.url('/account/sign-in/passkey'), { form: { csrf: formCsrf, credential: JSON.stringify(device.authenticate(accountOptions)) } });
+    expect(viaPasskey.location).toBe(h.url('/account'));
+    expect((await other.request(h.url('/account'))).body).toContain('Connected apps');
+  });
+});
+
+describe.each(STORES)('an IP-address issuer (%s)', (store) => {
+  let h: Harness;
+  let f: Fixtures;
+
+  beforeAll(async () => {
+    h = await startServer({ store });
+    f = await createFixtures(h);
+  });
+  afterAll(async () => h?.close());
+
+  it('offers no passkeys: browsers refuse an IP address as a relying party id', async () => {
+    const editor = await confidentialClient(h, f.editor.clientId, f.editor.clientSecret);
+    const agent = new UserAgent();
+    const request = await authorizationRequest(editor, { redirect_uri: REDIRECT, scope: 'openid contacts:read' });
+    const login = await agent.follow(request.url.toString(), REDIRECT);
+    expect(login.body).toContain('Password');
+    expect(login.body).not.toContain('passkey');
+    const refused = await agent.request(new URL(`${new URL(login.url).pathname}/passkey/options`, h.issuer).toString(), { form: { csrf: hiddenField(login.body, 'csrf') } });
+    expect(refused.status).toBe(404);
+    const account = await agent.follow(h.url('/account'), 'x:');
+    expect(account.body).not.toContain('passkey');
+  });
+});
