@@ -102,7 +102,9 @@ export function richAuthorizationRequestsFeature(catalog: ResourceCatalog) {
     /** What the token carries, as far as its grant still holds it (a withdrawn document is gone). */
     async authorizationDetailsForIntrospection(ctx: Ctx, token: { rar?: Detail[]; grantId?: string }) {
       if (!token.rar || !token.grantId) return token.rar;
-      const grant = (await ctx.oidc.provider.Grant.find(token.grantId)) as { rar?: Detail[] } | undefined;
+      // The introspection policy has loaded the grant already (token-policies.ts) in the usual case.
+      const loaded = ctx.oidc.entities?.Grant as { jti?: string; rar?: Detail[] } | undefined;
+      const grant = loaded?.jti === token.grantId ? loaded : ((await ctx.oidc.provider.Grant.find(token.grantId)) as { rar?: Detail[] } | undefined);
       const kept = withinHeld(token.rar, grant?.rar ?? []);
       return kept.length ? kept : undefined;
     },
