@@ -22,6 +22,10 @@ export interface AccessToken {
    * or the introspection field); empty when the token has none. Check one with `allows()`.
    */
   authorizationDetails: readonly AuthorizationDetail[];
+  /** How the user signed in (`acr`, e.g. `urn:latchkey:acr:passkey`); undefined without a user sign-in. */
+  acr?: string;
+  /** When the user signed in (`auth_time`), seconds since the epoch. */
+  authTime?: number;
   /** Every claim: the JWT's payload, or the introspection answer. */
   claims: Readonly<Record<string, unknown>>;
 }

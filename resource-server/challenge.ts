@@ -7,6 +7,8 @@ export interface ChallengeParameters {
   description?: string | undefined;
   /** Every scope the route needs, space-separated (RFC 6750 §3). */
   scope?: string | undefined;
+  /** The acr values that would do, for insufficient_user_authentication (RFC 9470 §3). */
+  acrValues?: readonly string[] | undefined;
   /** DPoP only: the proof algorithms accepted (RFC 9449 §7.1). */
   algs?: readonly string[] | undefined;
   resourceMetadata: string;
@@ -30,6 +32,7 @@ export function challenge(p: ChallengeParameters): string {
   if (p.error) parameters.push(['error', p.error]);
   if (p.description) parameters.push(['error_description', descriptionText(p.description)]);
   if (p.scope) parameters.push(['scope', p.scope]);
+  if (p.acrValues?.length) parameters.push(['acr_values', p.acrValues.join(' ')]);
   if (p.algs) parameters.push(['algs', p.algs.join(' ')]);
   parameters.push(['resource_metadata', p.resourceMetadata]);
   return `${p.scheme} ${parameters.map(([name, value]) => `${name}=${quoted(value)}`).join(', ')}`;

@@ -8,6 +8,7 @@ export type TokenErrorCode =
   | 'invalid_token'
   | 'insufficient_scope'
   | 'invalid_dpop_proof'
+  | 'insufficient_user_authentication'
   | 'temporarily_unavailable';
 
 export interface TokenErrorBody {
@@ -22,6 +23,8 @@ const STATUS: Record<TokenErrorCode, 400 | 401 | 403 | 503> = {
   invalid_request: 400,
   invalid_token: 401,
   invalid_dpop_proof: 401,
+  // RFC 9470 §3: the token is fine, the sign-in behind it too weak; the client steps up.
+  insufficient_user_authentication: 401,
   insufficient_scope: 403,
   temporarily_unavailable: 503,
 };
@@ -36,7 +39,7 @@ export class Refusal extends Error {
     /** Undefined: there was no access token at all. */
     readonly code: TokenErrorCode | undefined,
     description: string,
-    readonly details: { scheme?: 'DPoP'; scope?: string; cause?: unknown } = {},
+    readonly details: { scheme?: 'DPoP'; scope?: string; acrValues?: readonly string[]; cause?: unknown } = {},
   ) {
     super(description, details.cause === undefined ? undefined : { cause: details.cause });
   }
@@ -73,6 +76,7 @@ export class TokenError extends Error {
             // RFC 6750 §3.1: without a token, no error information in the challenge.
             description: refusal.code === undefined ? undefined : refusal.message,
             scope: refusal.details.scope,
+            acrValues: refusal.details.acrValues,
             algs: context.scheme === 'DPoP' ? context.dpopAlgorithms : undefined,
             resourceMetadata: context.metadataUrl,
           });

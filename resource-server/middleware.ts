@@ -9,6 +9,7 @@ import { TokenError } from './errors.ts';
 import { setKoaError, writeError, type KoaContextLike } from './respond.ts';
 import { requestUrl } from './urls.ts';
 import type { ProtectedRequest, TokenVerifier } from './verifier.ts';
+import type { AcrRequirement } from './acr.ts';
 
 /** Where the Koa adapter puts the token (`ctx.state.accessToken`) and Express (`res.locals.accessToken`). */
 export const ACCESS_TOKEN = 'accessToken';
@@ -39,6 +40,7 @@ export type NodeGuard = (req: IncomingMessage, res: ServerResponse) => Promise<A
 
 export interface GuardOptions {
   scopes: readonly string[] | undefined;
+  acr?: AcrRequirement | undefined;
   onError: ((error: TokenError) => void) | undefined;
 }
 
@@ -60,7 +62,7 @@ function nodeOrigin(req: IncomingMessage): string {
 
 async function check(verifier: TokenVerifier, request: ProtectedRequest, options: GuardOptions): Promise<AccessToken | TokenError> {
   try {
-    return await verifier.verifyRequest(request, { scopes: options.scopes });
+    return await verifier.verifyRequest(request, { scopes: options.scopes, acr: options.acr });
   } catch (error) {
     if (!(error instanceof TokenError)) throw error;
     options.onError?.(error);

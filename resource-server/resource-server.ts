@@ -9,6 +9,7 @@ import { createMetadataEndpoint, metadataDocument, type MetadataEndpoint } from 
 import { expressGuard, koaGuard, nodeGuard, type ExpressMiddleware, type KoaMiddleware, type NodeGuard } from './middleware.ts';
 import { checkScopes, type TokenVerifierOptions } from './options.ts';
 import { createTokenVerifier, type TokenVerifier } from './verifier.ts';
+import { checkAcrRequirement, type AcrRequirement } from './acr.ts';
 
 export interface ResourceServerOptions extends TokenVerifierOptions {
   /** A name for people, published as `resource_name` (RFC 9728 §2). Default: none. */
@@ -25,14 +26,25 @@ export interface ResourceServerOptions extends TokenVerifierOptions {
   onError?: ((error: TokenError) => void) | undefined;
 }
 
+/**
+ * What a route needs beyond scopes, given after them: `rs.koa('contacts:write', { acr:
+ * 'urn:latchkey:acr:passkey' })`. A token from a weaker sign-in gets 401
+ * `insufficient_user_authentication` with `acr_values` (RFC 9470).
+ */
+export interface RouteOptions {
+  acr?: AcrRequirement | undefined;
+}
+
+type RouteArguments = Array<string | RouteOptions>;
+
 export interface ResourceServer {
   readonly verifier: TokenVerifier;
   /** Koa middleware: the token in `ctx.state.accessToken`. No scopes given: `requiredScopes`. */
-  koa(...scopes: string[]): KoaMiddleware;
+  koa(...scopes: RouteArguments): KoaMiddleware;
   /** Express middleware: the token in `res.locals.accessToken`. */
-  express(...scopes: string[]): ExpressMiddleware;
+  express(...scopes: RouteArguments): ExpressMiddleware;
   /** For node:http: `const token = await guard(req, res); if (!token) return;` (the refusal is answered). */
-  node(...scopes: string[]): NodeGuard;
+  node(...scopes: RouteArguments): NodeGuard;
   /** The RFC 9728 document and its handlers. */
   readonly metadata: MetadataEndpoint;
 }
@@ -43,11 +55,14 @@ export function resourceServer(options: ResourceServerOptions): ResourceServer {
   const fixedScopes = options.scopesSupported === undefined ? undefined : checkScopes('scopesSupported', options.scopesSupported);
   const routeScopes = new Set(verifier.options.requiredScopes);
 
-  function guardOptions(scopes: string[]) {
-    if (scopes.length === 0) return { scopes: undefined, onError };
+  function guardOptions(args: RouteArguments) {
+    const scopes = args.filter((a): a is string => typeof a === 'string');
+    const route = args.find((a): a is RouteOptions => typeof a === 'object' && a !== null);
+    const acr = route?.acr === undefined ? undefined : checkAcrRequirement(route.acr);
+    if (scopes.length === 0) return { scopes: undefined, onError, acr };
     const checked = checkScopes('route scopes', scopes);
     for (const scope of checked) routeScopes.add(scope);
-    return { scopes: checked, onError };
+    return { scopes: checked, onError, acr };
   }
 
   return {

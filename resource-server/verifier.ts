@@ -11,6 +11,7 @@ import { Refusal, TokenError } from './errors.ts';
 import { createIntrospectionCheck } from './introspection.ts';
 import { createJwtCheck } from './jwt-access-token.ts';
 import { checkScopes, resolveOptions, type ResolvedOptions, type TokenVerifierOptions } from './options.ts';
+import { acceptedAcrValues, checkAcrRequirement, type AcrRequirement } from './acr.ts';
 
 /** An HTTP request as the verifier needs it; the framework adapters build it. */
 export interface ProtectedRequest {
@@ -27,6 +28,11 @@ export interface ProtectedRequest {
 export interface VerifyOptions {
   /** The scopes this request needs; default the verifier's `requiredScopes`. */
   scopes?: readonly string[] | undefined;
+  /**
+   * How strongly the user must have signed in (RFC 9470): a minimum Latchkey level
+   * (`'urn:latchkey:acr:passkey'`) or the accepted `acr` values. Default: any.
+   */
+  acr?: AcrRequirement | undefined;
 }
 
 export interface TokenVerifier {
@@ -64,7 +70,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     return undefined;
   }
 
-  async function verify(request: ProtectedRequest, needed: readonly string[]): Promise<AccessToken> {
+  async function verify(request: ProtectedRequest, needed: readonly string[], acr: readonly string[] | undefined): Promise<AccessToken> {
     const credentials = readCredentials(request.authorization);
     // RFC 6750 §2: a token goes in one place. The URL form (§2.3) is never read (URLs end up in
     // logs and Referer headers), and both at once is a malformed request (§3.1 invalid_request).
@@ -89,16 +95,23 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         ...(jkt ? { scheme: 'DPoP' as const } : {}),
       });
     }
+    const signedIn = { ...(typeof token.claims.acr === 'string' ? { acr: token.claims.acr } : {}), ...(typeof token.claims.auth_time === 'number' ? { authTime: token.claims.auth_time } : {}) };
+    if (acr && !(signedIn.acr && acr.includes(signedIn.acr))) {
+      // RFC 9470 §3: 401 with the acr values that would do, so the client sends the user back
+      // to sign in that way (Latchkey honours acr_values) and retries with the new token.
+      throw new Refusal('insufficient_user_authentication', `This request needs a stronger sign-in (${acr.join(' or ')})`, { acrValues: acr, ...(jkt ? { scheme: 'DPoP' as const } : {}) });
+    }
     const { boundTo: _boundTo, ...accepted } = token;
-    return jkt ? { ...accepted, jkt } : accepted;
+    return { ...accepted, ...signedIn, ...(jkt ? { jkt } : {}) };
   }
 
   return {
     options: o,
     async verifyRequest(request, verifyOptions = {}) {
       const needed = verifyOptions.scopes === undefined ? o.requiredScopes : checkScopes('scopes', verifyOptions.scopes);
+      const acr = verifyOptions.acr === undefined ? undefined : acceptedAcrValues(checkAcrRequirement(verifyOptions.acr));
       try {
-        return await verify(request, needed);
+        return await verify(request, needed, acr);
       } catch (error) {
         if (!(error instanceof Refusal)) throw error;
         // The DPoP scheme when the request used it, the token or proof called for it, or the API
