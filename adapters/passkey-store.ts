@@ -97,11 +97,6 @@ export class PasskeyStore {
     await this.#db(PASSKEYS).where({ id }).update({ counter, last_used_at: at });
   }
 
-  async rename(accountId: string, id: string, name: string): Promise<boolean> {
-    if (!isStorableText(id)) return false;
-    return (await this.#db(PASSKEYS).where({ id, account_id: accountId }).update({ name })) > 0;
-  }
-
   async remove(accountId: string, id: string): Promise<boolean> {
     if (!isStorableText(id)) return false;
     return (await this.#db(PASSKEYS).where({ id, account_id: accountId }).delete()) > 0;

@@ -28,7 +28,6 @@ function date(ms: number | undefined): string | undefined {
 function trailWords(entry: AuditRecord): string | undefined {
   const name = typeof entry.details.name === 'string' ? `“${entry.details.name}”` : '';
   if (entry.event === 'passkey.added') return `Passkey ${name} added`;
-  if (entry.event === 'passkey.renamed') return `Passkey renamed to ${name}`;
   if (entry.event === 'passkey.removed') return `Passkey ${name} removed`;
   if (entry.event === 'login.success' && entry.details.method === 'passkey') {
     return `Signed in with passkey ${typeof entry.details.passkey === 'string' ? `“${entry.details.passkey}”` : ''}`.trim();

@@ -17,7 +17,6 @@ export type AuditEvent =
   | 'token.exchanged'
   // A user's passkeys (services/passkeys.ts), from the account page.
   | 'passkey.added'
-  | 'passkey.renamed'
   | 'passkey.removed'
   | 'logout'
   | 'logout.everywhere'

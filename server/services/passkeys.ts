@@ -51,6 +51,8 @@ export interface PasskeySummary {
 export type Verified = { passkey: StoredPasskey; userVerified: boolean } | { reason: string };
 
 const MAX_NAME = 100;
+/** How long the browser's prompt waits for the user (ms); the challenge itself lives as long as the sign-in. */
+const CEREMONY_TIMEOUT_MS = 5 * 60 * 1000;
 const MAX_RESPONSE = 16 * 1024;
 
 /** The name a user gives a passkey: plain text, trimmed, short; a default when empty. */
@@ -119,7 +121,7 @@ export function createPasskeys(deps: PasskeysDeps) {
         // The user handle is the subject id (a UUID): never an email, which may change.
         userID: new TextEncoder().encode(user.id),
         challenge: await challengeFor(`register:${user.id}`),
-        timeout: ttlMs,
+        timeout: CEREMONY_TIMEOUT_MS,
         attestationType: 'none',
         // One passkey per authenticator: the browser says so instead of making a duplicate.
         excludeCredentials: existing.map((p) => ({ id: p.id, transports: p.transports as AuthenticatorTransportFuture[] })),
@@ -168,7 +170,7 @@ export function createPasskeys(deps: PasskeysDeps) {
       return generateAuthenticationOptions({
         rpID,
         challenge: await challengeFor(binding),
-        timeout: ttlMs,
+        timeout: CEREMONY_TIMEOUT_MS,
         userVerification: 'required',
         ...(accountId ? { allowCredentials: allow.map((p) => ({ id: p.id, transports: p.transports as AuthenticatorTransportFuture[] })) } : {}),
       });
@@ -200,12 +202,6 @@ export function createPasskeys(deps: PasskeysDeps) {
       if (!verification.verified) return { reason: 'not verified' };
       await store.used(passkey.id, verification.authenticationInfo.newCounter, now());
       return { passkey, userVerified: verification.authenticationInfo.userVerified };
-    },
-
-    async rename(accountId: string, id: string, name: string, ip?: string): Promise<boolean> {
-      const renamed = await store.rename(accountId, id, name);
-      if (renamed) await deps.audit.record({ event: 'passkey.renamed', accountId, actor: 'user', ip, details: { name } });
-      return renamed;
     },
 
     /**
