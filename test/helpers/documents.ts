@@ -37,7 +37,8 @@ export async function createJournal(h: Harness, { tokenFormat = 'opaque' as 'opa
     scopes: [{ scope: 'journal:read', description: 'Read every document of your journal' }],
     authorizationDetailTypes: [{ type: 'document', schema: DOCUMENT_SCHEMA, describe: DOCUMENT_DESCRIBE }],
   });
-  const app = await h.management.clients.add({ name: 'Journal App', redirectUris: [REDIRECT], scope: 'openid offline_access journal:read', resources: [JOURNAL] });
+  // A fixed id: the consent page's screenshot stays the same from run to run.
+  const app = await h.management.clients.add({ clientId: 'journal-app', name: 'Journal App', redirectUris: [REDIRECT], scope: 'openid offline_access journal:read', resources: [JOURNAL] });
   const outsider = await h.management.clients.add({ name: 'Outsider', redirectUris: [REDIRECT], scope: 'openid', resources: [otherResource] });
   await h.app.catalog.reload();
   return {
