@@ -241,6 +241,36 @@ describe.each(STORES)('PASSKEY_AS_SECOND_FACTOR=required-when-registered (%s)', 
     expect(viaPasskey.location).toBe(h.url('/account'));
     expect((await other.request(h.url('/account'))).body).toContain('Connected apps');
   });
+
+  it('failed passkey sign-ins count in the login back-off as wrong passwords do', async () => {
+    const user = await h.management.accounts.create({ email: `throttled-${store}@example.com`, password: 'throttled password 1' });
+    const device = new SoftAuthenticator(h.issuer);
+    const agent = new UserAgent();
+    const form = await agent.follow(h.url('/account'), 'x:');
+    await agent.request(h.url(formAction(form.body, '/login')), { form: { csrf: hiddenField(form.body, 'csrf'), email: user.email, password: 'throttled password 1' } });
+    const csrf = hiddenField((await agent.request(h.url('/account'))).body, 'csrf');
+    const creation = JSON.parse((await agent.request(h.url('/account/passkeys/options'), { form: { csrf } })).body);
+    await agent.request(h.url('/account/passkeys'), { form: { csrf, name: 'Key', credential: JSON.stringify(device.register(creation)) } });
+
+    // A stranger's browser (no device cookie) tries the account's passkey from a phishing origin.
+    const stranger = new UserAgent();
+    const request = await authorizationRequest(editor, { redirect_uri: REDIRECT, scope: 'openid contacts:read' });
+    const login = await stranger.follow(request.url.toString(), REDIRECT);
+    const base = h.url(new URL(login.url).pathname);
+    const attempt = async (ceremony: { origin?: string }) => {
+      const options = JSON.parse((await stranger.request(`${base}/passkey/options`, { form: { csrf: hiddenField(login.body, 'csrf') } })).body);
+      return stranger.request(`${base}/passkey`, { form: { csrf: hiddenField(login.body, 'csrf'), credential: JSON.stringify(device.authenticate(options, ceremony)) } });
+    };
+    const statuses = [];
+    // The free attempts, then the one the back-off window lets through (security/login-throttle.ts).
+    for (let i = 0; i <= Number(h.config.throttle.loginFreeAttempts); i += 1) statuses.push((await attempt({ origin: 'https://evil.example' })).status);
+    expect(statuses.every((status) => status === 401)).toBe(true);
+    // Within the window even a genuine assertion waits, and is told so on an ordinary page.
+    const throttled = await attempt({});
+    expect(throttled.status).toBe(429);
+    expect(throttled.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(throttled.body).toContain('Too many failed sign-in attempts');
+  });
 });
 
 describe.each(STORES)('an IP-address issuer (%s)', (store) => {
