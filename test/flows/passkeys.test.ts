@@ -104,6 +104,9 @@ describe.each(STORES)('passkeys over HTTP (%s)', (store) => {
     expect(idToken).toMatchObject({ acr: PASSKEY, amr: ['hwk', 'user'] });
     const accessToken = jose.decodeJwt(tokens.access_token);
     expect(accessToken).toMatchObject({ acr: PASSKEY, auth_time: idToken.auth_time, aud: f.contacts.id });
+    const discovery = (await (await fetch(h.url('/.well-known/openid-configuration'))).json()) as Record<string, string[]>;
+    expect(discovery.acr_values_supported).toEqual([PASSWORD, PASSKEY]);
+    expect(discovery.claims_supported).toEqual(expect.arrayContaining(['acr', 'amr', 'auth_time']));
   });
 
   it('refuses a credential made for another relying party id, at registration and at sign-in', async () => {
