@@ -16,6 +16,8 @@ import { PayloadReader } from '../adapters/payload-reader.ts';
 import { asOneUnit } from '../adapters/write-unit.ts';
 import { SqliteReadConnection, SqliteStatements } from '../adapters/sqlite-statements.ts';
 import { StatusListStore } from '../adapters/status-list-store.ts';
+import { PasskeyStore } from '../adapters/passkey-store.ts';
+import { passkeysPossibleFor } from './services/passkeys.ts';
 import { isPostgres } from '../adapters/rows.ts';
 import { createAccounts, type Accounts } from './services/accounts.ts';
 import { ResourceCatalog } from './services/resources.ts';
@@ -88,6 +90,8 @@ export interface Core {
   /** Commits pending writes and releases what the core holds besides the Knex pool. */
   close(): Promise<void>;
 }
+
+const accountHasPasskey = (store: PasskeyStore) => async (accountId: string) => (await store.count(accountId)) > 0;
 
 export async function buildCore(deps: AppDeps): Promise<Core> {
   const { config, keys, db, log } = deps;
@@ -168,6 +172,8 @@ export async function buildCore(deps: AppDeps): Promise<Core> {
     findEarlierGrantId,
     isVerifiedClient,
     interstitial: createInterstitial({ views, isVerifiedClient }),
+    // PASSKEY_AS_SECOND_FACTOR=required-when-registered holds for sessions older than the passkey too.
+    accountNeedsPasskey: config.passkeyAsSecondFactor === 'required-when-registered' && passkeysPossibleFor(config.issuer) ? accountHasPasskey(new PasskeyStore(db)) : undefined,
   });
   throttleClientSecrets(provider, throttle);
   installSingleUseGrants(provider, {

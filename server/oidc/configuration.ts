@@ -34,6 +34,8 @@ export interface ConfigurationDeps {
   findEarlierGrantId: (accountId: string, clientId: string) => Promise<string | undefined>;
   /** Whether an operator has verified the client (dynamically registered ones start unverified). */
   isVerifiedClient: (clientId: string) => Promise<boolean>;
+  /** PASSKEY_AS_SECOND_FACTOR=required-when-registered: whether this account must sign in with its passkey. */
+  accountNeedsPasskey?: ((accountId: string) => Promise<boolean>) | undefined;
   /** Where JWT access tokens get their status list entry (status-claim.ts); none: no status claim. */
   statusLists?: Pick<StatusLists, 'assign'> | undefined;
 }
@@ -55,10 +57,11 @@ function keepOidcScopes(metadata: Record<string, unknown>): void {
  * The grant still loads, so the page shows what was granted as granted and asks only for what
  * is new.
  */
-function interactionPolicyFor(isVerifiedClient: (clientId: string) => Promise<boolean>, catalog: ResourceCatalog) {
+function interactionPolicyFor(deps: Pick<ConfigurationDeps, 'isVerifiedClient' | 'catalog' | 'accountNeedsPasskey'>) {
+  const { isVerifiedClient } = deps;
   const policy = interactionPolicy.base();
   // Step-up to a passkey sign-in when the request needs one (passkey-policy.ts).
-  policy.get('login')?.checks.add(passkeyRequiredCheck(catalog));
+  policy.get('login')?.checks.add(passkeyRequiredCheck(deps.catalog, deps.accountNeedsPasskey));
   policy.get('consent')?.checks.add(
     new interactionPolicy.Check('client_not_verified', 'the client is not verified', async (ctx: Ctx) => {
       const { oidc } = ctx;
@@ -173,7 +176,7 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
 
     interactions: {
       url: (_ctx: Ctx, interaction: { uid: string }) => `/interaction/${interaction.uid}`,
-      policy: interactionPolicyFor(deps.isVerifiedClient, catalog),
+      policy: interactionPolicyFor(deps),
     },
 
     features: {

@@ -58,8 +58,12 @@ export function passkeyReasons(snapshot: ResourceSnapshot, params: { scope?: unk
   return lines;
 }
 
-/** The login check: a signed-in session below the strength this request needs. */
-export function passkeyRequiredCheck(catalog: ResourceCatalog) {
+/**
+ * The login check: a signed-in session below the strength this request needs. `accountNeedsPasskey`
+ * (PASSKEY_AS_SECOND_FACTOR=required-when-registered): an account with a passkey needs one on
+ * every request, so a session signed in with a password before its first passkey is stepped up too.
+ */
+export function passkeyRequiredCheck(catalog: ResourceCatalog, accountNeedsPasskey?: (accountId: string) => Promise<boolean>) {
   return new interactionPolicy.Check(
     PASSKEY_REQUIRED,
     'a passkey sign-in is required',
@@ -68,6 +72,7 @@ export function passkeyRequiredCheck(catalog: ResourceCatalog) {
       // No session: the provider's own `no_session` check already asks for a sign-in.
       if (!oidc.session?.accountId || oidc.acr === ACR_PASSKEY) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       if (acrValuesDemandPasskey(oidc.params?.acr_values)) return interactionPolicy.Check.REQUEST_PROMPT;
+      if (accountNeedsPasskey && (await accountNeedsPasskey(oidc.session.accountId))) return interactionPolicy.Check.REQUEST_PROMPT;
       const snapshot = await catalog.current();
       const needed = passkeyScopesIn(snapshot, listOf(oidc.params?.scope) ?? [], listOf(oidc.params?.resource));
       return needed.length ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;

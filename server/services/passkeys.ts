@@ -74,6 +74,12 @@ export function parseCredential<T extends RegistrationResponseJSON | Authenticat
   }
 }
 
+/** Whether passkeys can work for this issuer: browsers refuse an IP address as an RP id. */
+export function passkeysPossibleFor(issuer: string): boolean {
+  // `new URL` keeps IPv6 literals in brackets.
+  return net.isIP(new URL(issuer).hostname.replace(/^\[|\]$/g, '')) === 0;
+}
+
 export function createPasskeys(deps: PasskeysDeps) {
   const { store } = deps;
   const now = deps.now ?? Date.now;
@@ -81,8 +87,7 @@ export function createPasskeys(deps: PasskeysDeps) {
   const issuer = new URL(deps.issuer);
   const rpID = issuer.hostname;
   const origin = issuer.origin;
-  // `new URL` keeps IPv6 literals in brackets.
-  const enabled = net.isIP(rpID.replace(/^\[|\]$/g, '')) === 0;
+  const enabled = passkeysPossibleFor(deps.issuer);
 
   function summary(passkey: StoredPasskey): PasskeySummary {
     return { id: passkey.id, name: passkey.name, createdAt: passkey.createdAt, lastUsedAt: passkey.lastUsedAt, backedUp: passkey.backedUp };

@@ -210,6 +210,10 @@ describe.each(STORES)('PASSKEY_AS_SECOND_FACTOR=required-when-registered (%s)', 
     const csrf = hiddenField(page.body, 'csrf');
     const options = JSON.parse((await agent.request(h.url('/account/passkeys/options'), { form: { csrf } })).body);
     expect((await agent.request(h.url('/account/passkeys'), { form: { csrf, name: 'Key', credential: JSON.stringify(device.register(options)) } })).status).toBe(303);
+    // That browser's session was signed in with the password alone, before the passkey: an app's
+    // request through it now asks for the passkey too.
+    const earlier = await authorizationRequest(editor, { redirect_uri: REDIRECT, scope: 'openid contacts:read' });
+    expect((await agent.follow(earlier.url.toString(), REDIRECT)).body).toContain('Confirm with your passkey');
 
     // An app's sign-in: the password leads to the passkey step, which cannot be skipped.
     const browser = new UserAgent();
