@@ -14,7 +14,7 @@
 // sequential GETs, so what one API waits once per ttl), server SQL per fetch, and what
 // latchkey/resource-server spends inflating it.
 //
-//   tsx bench/status-list.ts [--sizes 10000,1000000] [--recalled 0.001,0.01,0.05] [--fetches 30] [--smoke]
+//   tsx bench/status-list.ts [--sizes 10000,1000000] [--recalled 0,0.001,0.01,0.05] [--fetches 30] [--smoke]
 import crypto from 'node:crypto';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
@@ -33,7 +33,7 @@ const RESOURCE = 'https://contacts-api.example';
 const { values: args } = parseArgs({
   options: {
     sizes: { type: 'string', default: '10000,1000000' },
-    recalled: { type: 'string', default: '0.001,0.01,0.05' },
+    recalled: { type: 'string', default: '0,0.001,0.01,0.05' },
     fetches: { type: 'string', default: '30' },
     smoke: { type: 'boolean', default: false },
   },
@@ -47,7 +47,7 @@ if (sizes.some((n) => !Number.isInteger(n) || n < 1) || fractions.some((p) => !(
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-const kib = (bytes: number) => (bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(1)} KiB`);
+const kib = (bytes: number) => (bytes < 1024 ? `${bytes} B` : `${bytes.toLocaleString('en')} B (${(bytes / 1024).toFixed(1)} KiB)`);
 
 /** The list's live tokens: `count` entries over the blocks they need, none recalled yet. */
 async function fill(db: Knex, listId: string, count: number): Promise<void> {
@@ -173,6 +173,7 @@ async function bench(kind: 'sqlite' | 'pg'): Promise<Row[]> {
   }
 }
 
+const machine = machineLines();
 const kinds: Array<'sqlite' | 'pg'> = process.env.DATABASE_URL_PG ? ['sqlite', 'pg'] : ['sqlite'];
 const rows: Row[] = [];
 for (const kind of kinds) rows.push(...(await bench(kind)));
@@ -180,7 +181,7 @@ for (const kind of kinds) rows.push(...(await bench(kind)));
 console.log([
   `# Status list size and fetch time${smoke ? ' (smoke)' : ''}`,
   '',
-  ...machineLines(),
+  ...machine,
   `- ${fetches} sequential fetches per row after one warm-up; recalled indexes drawn at random; 1 bit per token; lists in whole blocks of ${BLOCK_SIZE}`,
   '',
   '| store | live tokens | recalled | status list token | on the wire (gzip) | compressed list (`lst`, decoded) | fetch p50 ms | fetch p99 ms | server SQL per fetch | API inflate ms |',
