@@ -2,6 +2,9 @@
 // Every key is documented here and in docs/configuration.md.
 import path from 'node:path';
 import type { ThrottleSettings } from '../security/throttle.ts';
+import { ConfigError, readBoolean, readChoice, readInteger, type Env } from './read-env.ts';
+
+export { ConfigError };
 
 export type DatabaseConfig =
   | { client: 'sqlite'; filename: string; synchronous: 'FULL' | 'NORMAL' }
@@ -87,35 +90,7 @@ export interface Config {
   };
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
-type Env = Record<string, string | undefined>;
-
 const DAY = 24 * 60 * 60;
-
-function readInteger(env: Env, name: string, fallback: number, { min, max }: { min: number; max: number }): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw.trim())) {
-    throw new ConfigError(`${name} must be a whole number, got ${JSON.stringify(raw)}`);
-  }
-  const value = Number(raw.trim());
-  if (value < min || value > max) {
-    throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
-  }
-  return value;
-}
-
-function readBoolean(env: Env, name: string, fallback: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const normalized = raw.trim().toLowerCase();
-  if (['1', 'true', 'yes', 'on'].includes(normalized)) return true;
-  if (['0', 'false', 'no', 'off'].includes(normalized)) return false;
-  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(raw)}`);
-}
 
 function readEnvironment(env: Env): Config['env'] {
   const raw = env.NODE_ENV?.trim() || 'development';
@@ -194,13 +169,6 @@ function readDurations(env: Env, cap: number): number[] {
   const tooLong = durations.find((d) => d > cap);
   if (tooLong !== undefined) throw new ConfigError(`GRANT_DURATIONS: ${tooLong} exceeds GRANT_TTL (${cap})`);
   return durations;
-}
-
-function readChoice<T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
-  const raw = env[name]?.trim();
-  if (!raw) return fallback;
-  if ((choices as readonly string[]).includes(raw)) return raw as T;
-  throw new ConfigError(`${name} must be one of ${choices.join(', ')}, got ${JSON.stringify(raw)}`);
 }
 
 /** Metrics are not public: a listener of their own (METRICS_PORT), or a bearer token (METRICS_TOKEN), or none. */

@@ -12,11 +12,11 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
-import { errors } from 'oidc-provider';
 import type { Views } from '../http/views.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { allowFormAction } from '../http/security-headers.ts';
 import { formExpired, HttpError } from '../http/errors.ts';
+import { interactionExpiredAsPage } from './interaction-expired.ts';
 import { field, formBody } from '../http/body.ts';
 import type { User } from '../services/accounts.ts';
 import type { Passkeys } from '../services/passkeys.ts';
@@ -106,15 +106,7 @@ export function createPasskeyStep(deps: PasskeyStepDeps) {
   }
 
   const router = new Router();
-  // The provider's "no such interaction" (expired, finished, another browser's) as a page of ours.
-  router.use(async (_ctx, next) => {
-    try {
-      await next();
-    } catch (error) {
-      if (!(error instanceof errors.SessionNotFound)) throw error;
-      throw new HttpError(400, 'session_expired', 'This sign-in request has expired or was already completed. Go back to the app and try again.', { title: 'Sign-in expired' });
-    }
-  });
+  router.use(interactionExpiredAsPage);
 
   // Options for navigator.credentials.get(): any discoverable passkey on the login page, only
   // the account's own for a second step or a step-up.

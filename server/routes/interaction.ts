@@ -2,11 +2,11 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
-import { errors } from 'oidc-provider';
 import type { Views } from '../http/views.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { allowFormAction } from '../http/security-headers.ts';
 import { formExpired, HttpError } from '../http/errors.ts';
+import { interactionExpiredAsPage } from './interaction-expired.ts';
 import { field, formBody } from '../http/body.ts';
 import { describeClient } from './consent-view.ts';
 import { ConsentRefused, type ConsentStep, type Details } from './consent.ts';
@@ -82,15 +82,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   if (deps.passkeyStep) deps.passkeyStep.renderLogin = renderLogin;
 
-  // The provider's "no such interaction" (expired, finished, another browser's) as a page of ours.
-  router.use(async (_ctx, next) => {
-    try {
-      await next();
-    } catch (error) {
-      if (!(error instanceof errors.SessionNotFound)) throw error;
-      throw new HttpError(400, 'session_expired', 'This sign-in request has expired or was already completed. Go back to the app and try again.', { title: 'Sign-in expired' });
-    }
-  });
+  router.use(interactionExpiredAsPage);
 
   router.get('/interaction/:uid', async (ctx) => {
     const details = await load(ctx);
