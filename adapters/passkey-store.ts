@@ -97,6 +97,12 @@ export class PasskeyStore {
     await this.#db(PASSKEYS).where({ id }).update({ counter, last_used_at: at });
   }
 
+  /** Gives the account's passkey `id` a new name; false when the account has no such passkey. */
+  async rename(accountId: string, id: string, name: string): Promise<boolean> {
+    if (!isStorableText(id) || !isStorableText(accountId)) return false;
+    return (await this.#db(PASSKEYS).where({ id, account_id: accountId }).update({ name })) > 0;
+  }
+
   async remove(accountId: string, id: string): Promise<boolean> {
     if (!isStorableText(id)) return false;
     return (await this.#db(PASSKEYS).where({ id, account_id: accountId }).delete()) > 0;

@@ -1,7 +1,7 @@
 // Passkeys on the account page (issue 19): add one (a WebAuthn registration through
-// /assets/passkeys.js, named by the user), see when each was last used, remove one. Every change
-// is audited (services/passkeys.ts) and listed in the section's activity trail. A failed or
-// cancelled registration is an ordinary page, never a 500.
+// /assets/passkeys.js, named by the user), see when each was last used, rename or remove one.
+// Every change is audited (services/passkeys.ts) and listed in the section's activity trail. A
+// failed or cancelled registration, or a refused name, is an ordinary page, never a 500.
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
@@ -10,7 +10,7 @@ import type { Csrf } from '../http/csrf.ts';
 import { field, formBody } from '../http/body.ts';
 import { formExpired, HttpError } from '../http/errors.ts';
 import type { AuditRecord } from '../services/audit.ts';
-import { parseCredential, passkeyName, type Passkeys } from '../services/passkeys.ts';
+import { parseCredential, passkeyName, passkeyRename, type Passkeys } from '../services/passkeys.ts';
 import type { AccountSession } from './account-session.ts';
 import { setNotice } from './account.ts';
 
@@ -29,6 +29,9 @@ function trailWords(entry: AuditRecord): string | undefined {
   const name = typeof entry.details.name === 'string' ? `“${entry.details.name}”` : '';
   if (entry.event === 'passkey.added') return `Passkey ${name} added`;
   if (entry.event === 'passkey.removed') return `Passkey ${name} removed`;
+  if (entry.event === 'passkey.renamed') {
+    return typeof entry.details.from === 'string' ? `Passkey “${entry.details.from}” renamed to ${name}` : `Passkey renamed to ${name}`;
+  }
   if (entry.event === 'login.success' && entry.details.method === 'passkey') {
     return `Signed in with passkey ${typeof entry.details.passkey === 'string' ? `“${entry.details.passkey}”` : ''}`.trim();
   }
@@ -81,6 +84,22 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
     const added = await passkeys.register(user, response, name, ctx.ip);
     if ('reason' in added) throw notAdded(added.reason);
     setNotice(ctx, 'passkey-added');
+    ctx.status = 303;
+    ctx.redirect('/account');
+  });
+
+  function notRenamed(status: number, reason: string): HttpError {
+    return new HttpError(status, status === 404 ? 'not_found' : 'invalid_request', reason, { title: 'Passkey not renamed' });
+  }
+
+  router.post('/account/passkeys/rename', formBody, async (ctx) => {
+    const user = await signedInForm(ctx);
+    const named = passkeyRename(field(ctx.request.body, 'name'));
+    if ('reason' in named) throw notRenamed(400, named.reason);
+    // Only the user's own passkey: another account's id is the same refusal as an unknown one.
+    const renamed = await passkeys.rename(user.id, field(ctx.request.body, 'id') ?? '', named.name, ctx.ip);
+    if (renamed === 'not-found') throw notRenamed(404, 'There is no such passkey on your account. Go back, reload the page and try again.');
+    if (renamed === 'renamed') setNotice(ctx, 'passkey-renamed');
     ctx.status = 303;
     ctx.redirect('/account');
   });

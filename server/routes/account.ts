@@ -96,7 +96,14 @@ function trailWords(entry: AuditRecord, snapshot: ResourceSnapshot, appName: str
  * crafted link.
  */
 const NOTICE_COOKIE = 'latchkey.notice';
-type Notice = 'revoked' | 'narrowed' | 'passkey-added' | 'passkey-removed';
+const NOTICES = {
+  revoked: 'Access revoked. The app can no longer use your account.',
+  narrowed: 'Permission removed.',
+  'passkey-added': 'Passkey added.',
+  'passkey-renamed': 'Passkey renamed.',
+  'passkey-removed': 'Passkey removed.',
+} as const;
+type Notice = keyof typeof NOTICES;
 
 export function setNotice(ctx: Context, notice: Notice): void {
   ctx.cookies.set(NOTICE_COOKIE, notice, { signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: '/account', maxAge: 60_000, overwrite: true });
@@ -106,7 +113,7 @@ function takeNotice(ctx: Context): Notice | undefined {
   const notice = ctx.cookies.get(NOTICE_COOKIE, { signed: true });
   if (notice === undefined) return undefined;
   ctx.cookies.set(NOTICE_COOKIE, '', { signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: '/account', maxAge: 0, overwrite: true });
-  return notice === 'revoked' || notice === 'narrowed' || notice === 'passkey-added' || notice === 'passkey-removed' ? notice : undefined;
+  return Object.hasOwn(NOTICES, notice) ? (notice as Notice) : undefined;
 }
 
 export function accountRoutes(deps: AccountDeps): Router {
@@ -150,7 +157,7 @@ export function accountRoutes(deps: AccountDeps): Router {
       user: { email: signedIn.user.email, name: signedIn.user.name },
       csrf: csrf.tokenFor(signedIn.binding),
       apps,
-      notice: done === 'revoked' ? 'Access revoked. The app can no longer use your account.' : done === 'narrowed' ? 'Permission removed.' : done === 'passkey-added' ? 'Passkey added.' : done === 'passkey-removed' ? 'Passkey removed.' : undefined,
+      notice: done ? NOTICES[done] : undefined,
       passkeys: deps.passkeys?.enabled ? await passkeyPanel(deps.passkeys, signedIn.user.id, trail) : undefined,
     });
   });

@@ -18,6 +18,7 @@ export type AuditEvent =
   // A user's passkeys (services/passkeys.ts), from the account page.
   | 'passkey.added'
   | 'passkey.removed'
+  | 'passkey.renamed'
   | 'logout'
   | 'logout.everywhere'
   | 'registration.created'

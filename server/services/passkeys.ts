@@ -62,6 +62,23 @@ export function passkeyName(name: string | undefined, fallback: string): string 
   return text;
 }
 
+const MAX_RENAME = 64;
+/**
+ * Characters a name never holds: control characters (C0, DEL, C1), line and paragraph
+ * separators, and the bidirectional embeddings, overrides and isolates that would make a name
+ * read differently from what it is.
+ */
+const NOT_IN_A_NAME = /[\p{Cc}\p{Zl}\p{Zp}\u202A-\u202E\u2066-\u2069]/u;
+
+/** A passkey's new name from the rename form: trimmed, 1 to 64 characters of plain text; or why not. */
+export function passkeyRename(name: string | undefined): { name: string } | { reason: string } {
+  const text = (name ?? '').trim();
+  if (!text) return { reason: 'A passkey needs a name: type one of 1 to 64 characters.' };
+  if (!isStorableText(text) || NOT_IN_A_NAME.test(text)) return { reason: 'A passkey name cannot contain control characters (such as line breaks or tabs). Use plain text.' };
+  if ([...text].length > MAX_RENAME) return { reason: `A passkey name is at most ${MAX_RENAME} characters.` };
+  return { name: text };
+}
+
 /** The browser's JSON for a credential, or undefined when it is not one. */
 export function parseCredential<T extends RegistrationResponseJSON | AuthenticationResponseJSON>(text: string | undefined): T | undefined {
   if (!text || text.length > MAX_RESPONSE) return undefined;
@@ -207,6 +224,19 @@ export function createPasskeys(deps: PasskeysDeps) {
       if (!verification.verified) return { reason: 'not verified' };
       await store.used(passkey.id, verification.authenticationInfo.newCounter, now());
       return { passkey, userVerified: verification.authenticationInfo.userVerified };
+    },
+
+    /**
+     * Renames one of the account's passkeys (a name from `passkeyRename`); audited when the name
+     * changed. `not-found` when the account has no passkey `id` (another account's included).
+     */
+    async rename(accountId: string, id: string, name: string, ip?: string): Promise<'renamed' | 'unchanged' | 'not-found'> {
+      const passkey = await store.find(id);
+      if (!passkey || passkey.accountId !== accountId) return 'not-found';
+      if (passkey.name === name) return 'unchanged';
+      if (!(await store.rename(accountId, id, name))) return 'not-found';
+      await deps.audit.record({ event: 'passkey.renamed', accountId, actor: 'user', ip, details: { name, from: passkey.name } });
+      return 'renamed';
     },
 
     /**

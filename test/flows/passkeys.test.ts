@@ -6,7 +6,8 @@
 //   challenge of another sign-in, a replay: refused, as ordinary pages;
 // - `acr_values=urn:latchkey:acr:passkey` steps a password session up;
 // - a scope an API requires a passkey for is never in a token of a password sign-in, a refresh
-//   included (the requirement added after the grant was made), and stays in a passkey grant's.
+//   included (the requirement added after the grant was made), and stays in a passkey grant's;
+// - renaming one on the account page: only the user's own, CSRF-bound, a plain name, audited.
 // The pages themselves, in Chromium with a virtual authenticator: test/browser/passkeys.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as jose from 'jose';
@@ -107,6 +108,63 @@ describe.each(STORES)('passkeys over HTTP (%s)', (store) => {
     const discovery = (await (await fetch(h.url('/.well-known/openid-configuration'))).json()) as Record<string, string[]>;
     expect(discovery.acr_values_supported).toEqual([PASSWORD, PASSKEY]);
     expect(discovery.claims_supported).toEqual(expect.arrayContaining(['acr', 'amr', 'auth_time']));
+  });
+
+  it('renames a passkey: own only, CSRF-bound, a plain name of 1 to 64 characters; audited in the trail', async () => {
+    const owner = await person();
+    const { agent, page } = await accountPage(owner);
+    const key = new SoftAuthenticator(h.issuer);
+    expect((await register(agent, page, key)).status).toBe(303);
+    const csrf = hiddenField(page.body, 'csrf');
+    const rename = (as: UserAgent, fields: Record<string, string>) => as.request(h.url('/account/passkeys/rename'), { form: fields });
+
+    const renamed = await rename(agent, { csrf, id: key.id, name: '  Work laptop  ' });
+    expect(renamed.status).toBe(303);
+    expect(renamed.location).toBe(h.url('/account'));
+    const after = await agent.request(h.url('/account'));
+    expect(after.body).toContain('Passkey renamed.');
+    expect(after.body).toContain('<strong>Work laptop</strong>');
+    expect(after.body).toContain('Passkey “Soft key” renamed to “Work laptop”');
+    await h.app.audit.idle();
+    const [audited] = await h.app.audit.list({ accountId: (await h.management.accounts.findByEmail(owner.email))?.id, event: 'passkey.renamed' });
+    expect(audited).toMatchObject({ event: 'passkey.renamed', actor: 'user', details: { name: 'Work laptop', from: 'Soft key' } });
+
+    // Without the page's CSRF token (a form from elsewhere, an expired page): refused, unchanged.
+    const forged = await rename(agent, { csrf: 'not-the-token', id: key.id, name: 'Forged' });
+    expect(forged.status).toBe(403);
+    expect(forged.body).toContain('This form has expired');
+
+    // Names that are not one: refused on an ordinary page, never a 5xx, the name unchanged.
+    for (const [name, words] of [
+      ['   ', 'A passkey needs a name'],
+      ['Key\u0007bell', 'cannot contain control characters'],
+      ['Two\nlines', 'cannot contain control characters'],
+      ['Key\u0000', 'cannot contain control characters'],
+      ['evil\u202Etxt.exe', 'cannot contain control characters'],
+      ['x'.repeat(65), 'at most 64 characters'],
+    ] as const) {
+      const refused = await rename(agent, { csrf, id: key.id, name });
+      expect(refused.status, JSON.stringify(name)).toBe(400);
+      expect(refused.body).toContain('Passkey not renamed');
+      expect(refused.body).toContain(words);
+    }
+    // Markup is only text: stored as typed, shown escaped. 64 characters (code points) is allowed.
+    expect((await rename(agent, { csrf, id: key.id, name: '<b>Mine</b>' })).status).toBe(303);
+    expect((await agent.request(h.url('/account'))).body).toContain('&lt;b&gt;Mine&lt;/b&gt;');
+    expect((await rename(agent, { csrf, id: key.id, name: '🔑'.repeat(64) })).status).toBe(303);
+    expect((await rename(agent, { csrf, id: key.id, name: 'Work laptop' })).status).toBe(303);
+
+    // Another user, signed in with their own session and token, cannot rename this passkey.
+    const other = await accountPage(await person());
+    const otherCsrf = hiddenField(other.page.body, 'csrf');
+    const foreign = await rename(other.agent, { csrf: otherCsrf, id: key.id, name: 'Stolen' });
+    expect(foreign.status).toBe(404);
+    expect(foreign.body).toContain('no such passkey on your account');
+    expect((await rename(other.agent, { csrf: otherCsrf, id: 'no-such-id', name: 'Nothing' })).status).toBe(404);
+    const mine = (await agent.request(h.url('/account'))).body;
+    expect(mine).toContain('<strong>Work laptop</strong>');
+    expect(mine).not.toContain('Stolen');
+    expect(mine).not.toContain('Forged');
   });
 
   it('refuses a credential made for another relying party id, at registration and at sign-in', async () => {
