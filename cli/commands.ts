@@ -266,13 +266,22 @@ export async function resourceRemove(_values: Values, { admin, out }: CommandCon
 
 // ── Grants, initial access tokens, audit ────────────────────────────────────────────────────────
 
+/** A grant's authorization details in a table cell: `type:identifier[actions]` each; an app's words never steer the terminal. */
+function detailsCell(details: ReadonlyArray<Record<string, unknown>>): string {
+  const text = (value: unknown) => String(value).replace(/[\p{Cc}\p{Zl}\p{Zp}\u202A-\u202E\u2066-\u2069]/gu, '?');
+  const cell = details
+    .map((d) => `${text(d.type)}${d.identifier === undefined ? '' : `:${text(d.identifier)}`}${Array.isArray(d.actions) ? `[${d.actions.map(text).join(',')}]` : ''}`)
+    .join(' ');
+  return cell || '-';
+}
+
 export async function grantList(values: Values, { admin, out }: CommandContext) {
   const email = required(values, 'user');
   const { grants } = await admin.grants.list(checked(S.GrantQuery, { user: email }));
   out.result(
     grants,
     grants.length
-      ? table([['GRANT_ID', 'CLIENT', 'SCOPES', 'EXPIRES'], ...grants.map((g) => [g.grant_id, g.client_id, g.scope, when(g.expires_at)])])
+      ? table([['GRANT_ID', 'CLIENT', 'SCOPES', 'DETAILS', 'EXPIRES'], ...grants.map((g) => [g.grant_id, g.client_id, g.scope, detailsCell(g.authorization_details), when(g.expires_at)])])
       : `${email} has granted no access`,
   );
 }

@@ -20,11 +20,14 @@ export interface GrantSummary {
   resources: Record<string, string[]>;
   grantedAt: number;
   expiresAt: number | undefined;
+  /** The authorization details (RFC 9396) the user approved, as the grant holds them; empty when none. */
+  authorizationDetails: Array<Record<string, unknown>>;
 }
 
 interface GrantPayload extends AdapterPayload {
   openid?: { scope?: string };
   resources?: Record<string, string>;
+  rar?: GrantScopes['rar'];
   rejected?: { openid?: { scope?: string }; resources?: Record<string, string> };
 }
 
@@ -47,6 +50,7 @@ export function summarize(payload: GrantPayload): GrantSummary {
     resources,
     grantedAt: Number(payload.iat) * 1000,
     expiresAt: payload.exp ? Number(payload.exp) * 1000 : undefined,
+    authorizationDetails: Array.isArray(payload.rar) ? payload.rar.map((detail) => ({ ...detail })) : [],
   };
 }
 

@@ -13,6 +13,7 @@ export function grantView(g: GrantSummary): Output<typeof Grant> {
     resources: g.resources,
     granted_at: iso(g.grantedAt),
     expires_at: g.expiresAt ? iso(g.expiresAt) : null,
+    authorization_details: g.authorizationDetails,
   };
 }
 

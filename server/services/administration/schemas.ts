@@ -197,6 +197,9 @@ export const Grant = z
     resources: z.record(z.string(), z.array(z.string())),
     granted_at: timestamp,
     expires_at: timestamp.nullable(),
+    authorization_details: z.array(z.record(z.string(), z.unknown())).meta({
+      description: 'The authorization details (RFC 9396) the user approved, as the grant holds them (each names its API in `locations`); empty when none',
+    }),
   })
   .meta({ id: 'Grant' });
 
