@@ -78,7 +78,7 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
     const user = await signedInForm(ctx);
     const count = await passkeys.count(user.id);
     const name = passkeyName(field(ctx.request.body, 'name'), `Passkey ${count + 1}`);
-    if (!name) throw notAdded('A passkey name is plain text of at most 100 characters.');
+    if (!name) throw notAdded('A passkey name is plain text of at most 64 characters, without control or text-direction characters.');
     const response = parseCredential<RegistrationResponseJSON>(field(ctx.request.body, 'credential'));
     if (!response) throw notAdded('Your browser did not create a passkey. Go back and try again.');
     const added = await passkeys.register(user, response, name, ctx.ip);

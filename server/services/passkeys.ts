@@ -50,19 +50,11 @@ export interface PasskeySummary {
 
 export type Verified = { passkey: StoredPasskey; userVerified: boolean } | { reason: string };
 
-const MAX_NAME = 100;
 /** How long the browser's prompt waits for the user (ms); the challenge itself lives as long as the sign-in. */
 const CEREMONY_TIMEOUT_MS = 5 * 60 * 1000;
 const MAX_RESPONSE = 16 * 1024;
 
-/** The name a user gives a passkey: plain text, trimmed, short; a default when empty. */
-export function passkeyName(name: string | undefined, fallback: string): string | undefined {
-  const text = (name ?? '').trim() || fallback;
-  if (!isStorableText(text) || /\p{Cc}/u.test(text) || text.length > MAX_NAME) return undefined;
-  return text;
-}
-
-const MAX_RENAME = 64;
+const MAX_NAME = 64;
 /**
  * Characters a name never holds: control characters (C0, DEL, C1), line and paragraph
  * separators, and the bidirectional embeddings, overrides and isolates that would make a name
@@ -75,8 +67,14 @@ export function passkeyRename(name: string | undefined): { name: string } | { re
   const text = (name ?? '').trim();
   if (!text) return { reason: 'A passkey needs a name: type one of 1 to 64 characters.' };
   if (!isStorableText(text) || NOT_IN_A_NAME.test(text)) return { reason: 'A passkey name cannot contain control characters (such as line breaks or tabs). Use plain text.' };
-  if ([...text].length > MAX_RENAME) return { reason: `A passkey name is at most ${MAX_RENAME} characters.` };
+  if ([...text].length > MAX_NAME) return { reason: `A passkey name is at most ${MAX_NAME} characters.` };
   return { name: text };
+}
+
+/** The name a user gives a passkey when adding it: the same rules as a rename; a default when empty. */
+export function passkeyName(name: string | undefined, fallback: string): string | undefined {
+  const checked = passkeyRename((name ?? '').trim() || fallback);
+  return 'name' in checked ? checked.name : undefined;
 }
 
 /** The browser's JSON for a credential, or undefined when it is not one. */

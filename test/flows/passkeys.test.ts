@@ -52,12 +52,12 @@ describe.each(STORES)('passkeys over HTTP (%s)', (store) => {
     return { agent, page: await agent.request(h.url('/account')) };
   }
 
-  async function register(agent: UserAgent, page: PageResponse, authenticator: SoftAuthenticator, ceremony: Ceremony = {}) {
+  async function register(agent: UserAgent, page: PageResponse, authenticator: SoftAuthenticator, ceremony: Ceremony = {}, name = 'Soft key') {
     const csrf = hiddenField(page.body, 'csrf');
     const options = await agent.request(h.url('/account/passkeys/options'), { form: { csrf } });
     expect(options.status).toBe(200);
     const credential = authenticator.register(JSON.parse(options.body), ceremony);
-    return agent.request(h.url('/account/passkeys'), { form: { csrf, name: 'Soft key', credential: JSON.stringify(credential) } });
+    return agent.request(h.url('/account/passkeys'), { form: { csrf, name, credential: JSON.stringify(credential) } });
   }
 
   /** The login page of a new authorization request. */
@@ -165,6 +165,17 @@ describe.each(STORES)('passkeys over HTTP (%s)', (store) => {
     expect(mine).toContain('<strong>Work laptop</strong>');
     expect(mine).not.toContain('Stolen');
     expect(mine).not.toContain('Forged');
+  });
+
+  it('a name that reads differently from what it is, or is too long, is refused when adding too; nothing is added', async () => {
+    const user = await person();
+    const { agent, page } = await accountPage(user);
+    for (const name of ['evil\u202Etxt.exe', 'x'.repeat(65)]) {
+      const refused = await register(agent, page, new SoftAuthenticator(h.issuer), {}, name);
+      expect(refused.status, name).toBe(400);
+      expect(refused.body).toContain('Passkey not added');
+    }
+    expect((await agent.request(h.url('/account'))).body).not.toContain('txt.exe');
   });
 
   it('refuses a credential made for another relying party id, at registration and at sign-in', async () => {
