@@ -1,5 +1,5 @@
-// oidc-provider configuration, one decision per line. See ../shared/OIDC-PROVIDER-NOTES.md for
-// the defaults this overrides and why each one would break a promise if left alone.
+// oidc-provider configuration, one decision per line, each with why the default it overrides would
+// break a promise if left alone (docs/security.md lists the defences and their tests).
 import crypto from 'node:crypto';
 import type { Adapter, Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { errors, interactionPolicy } from 'oidc-provider';
