@@ -8,82 +8,16 @@ import * as S from '../server/services/administration/schemas.ts';
 import type { Output } from './output.ts';
 import { table, UsageError } from './output.ts';
 import { detailTypeFlags } from './detail-type-flags.ts';
+import { checked, list, optional, required, seconds, trueOrFalse, type Values } from './flag-values.ts';
+
+export { flagFor, type Values } from './flag-values.ts';
 
 export interface CommandContext {
   admin: Administration;
   out: Output;
 }
 
-export type Values = Record<string, string | boolean | string[] | undefined>;
-
 const CLI = { via: 'cli' } as const;
-
-/** Admin API field names as the CLI's flags, for messages. */
-const FLAGS: Record<string, string> = {
-  client_name: '--name',
-  redirect_uris: '--redirect-uri',
-  grant_types: '--grant-types',
-  resources: '--resource',
-  logo_uri: '--logo-uri',
-  client_uri: '--client-uri',
-  policy_uri: '--policy-uri',
-  tos_uri: '--tos-uri',
-  email_verified: '--email-verified',
-  token_format: '--format',
-  access_token_ttl: '--ttl',
-  max_grant_duration: '--max-grant-duration',
-  dynamic_clients: '--dynamic-clients',
-  default_scope: '--default-scope',
-  may_exchange_for: '--may-exchange-for',
-  scopes: '--scope',
-  dpop_bound_access_tokens: '--dpop-bound',
-  require_pushed_authorization_requests: '--require-par',
-  authorization_detail_types: '--authorization-detail-type',
-  require_passkey_for: '--require-passkey-for',
-};
-
-export function flagFor(field: string): string {
-  const name = field.split('.')[0] as string;
-  return FLAGS[name] ?? `--${name.replace(/_/g, '-')}`;
-}
-
-/** The flags' input, checked by the admin API's schema; a refusal names the flags at fault. */
-function checked<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => (issue.path.length ? `${flagFor(issue.path.map(String).join('.'))}: ${issue.message}` : issue.message));
-  throw new UsageError([...new Set(problems)].join('; '));
-}
-
-function required(values: Values, name: string): string {
-  const value = values[name];
-  if (typeof value !== 'string' || value.trim() === '') throw new UsageError(`--${name} is required`);
-  return value;
-}
-
-function optional(values: Values, name: string): string | undefined {
-  const value = values[name];
-  return typeof value === 'string' ? value : undefined;
-}
-
-function list(values: Values, name: string): string[] {
-  const value = values[name];
-  if (Array.isArray(value)) return value;
-  return typeof value === 'string' ? [value] : [];
-}
-
-function seconds(values: Values, name: string): number | undefined {
-  const raw = optional(values, name);
-  if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw)) throw new UsageError(`--${name} must be a number of seconds`);
-  return Number(raw);
-}
-
-function trueOrFalse(raw: string | undefined, name: string): boolean | undefined {
-  if (raw === undefined) return undefined;
-  if (raw === 'true' || raw === 'false') return raw === 'true';
-  throw new UsageError(`--${name} takes true or false, got ${JSON.stringify(raw)}`);
-}
 
 const when = (iso: string | null) => iso ?? '-';
 
