@@ -2,7 +2,7 @@
 // break a promise if left alone (docs/security.md lists the defences and their tests).
 import crypto from 'node:crypto';
 import type { Adapter, Configuration, KoaContextWithOIDC } from 'oidc-provider';
-import { errors, interactionPolicy } from 'oidc-provider';
+import { errors } from 'oidc-provider';
 import type { Config } from '../config/env.ts';
 import type { KeyMaterial } from '../config/keys.ts';
 import type { Accounts } from '../services/accounts.ts';
@@ -19,7 +19,8 @@ import type { StatusLists } from '../services/status-lists.ts';
 import { statusClaimCustomizer } from './status-claim.ts';
 import { dpopFeature, pushedAuthorizationRequestsFeature } from './dpop-and-par.ts';
 import { extraTokenClaims } from './token-claims.ts';
-import { passkeyRequiredCheck, withPasskeyScopes } from './passkey-policy.ts';
+import { withPasskeyScopes } from './passkey-policy.ts';
+import { interactionPolicyFor } from './interaction-policy.ts';
 import { ACR_VALUES } from '../services/authentication-strength.ts';
 import { richAuthorizationRequestsFeature } from './authorization-details.ts';
 
@@ -48,28 +49,6 @@ function keepOidcScopes(metadata: Record<string, unknown>): void {
   const kept = metadata.scope.split(' ').filter((s) => (OIDC_SCOPES as readonly string[]).includes(s));
   if (kept.length) metadata.scope = kept.join(' ');
   else delete metadata.scope;
-}
-
-/**
- * The provider's interaction policy, plus one consent check: a client nobody has verified
- * (self-registered or metadata-document) gets the consent page on every authorization request,
- * even when everything it asks for was granted before (consent phishing, RFC 9700 §4.11; T28).
- * The grant still loads, so the page shows what was granted as granted and asks only for what
- * is new.
- */
-function interactionPolicyFor(deps: Pick<ConfigurationDeps, 'isVerifiedClient' | 'catalog' | 'accountNeedsPasskey'>) {
-  const { isVerifiedClient } = deps;
-  const policy = interactionPolicy.base();
-  // Step-up to a passkey sign-in when the request needs one (passkey-policy.ts).
-  policy.get('login')?.checks.add(passkeyRequiredCheck(deps.catalog, deps.accountNeedsPasskey));
-  policy.get('consent')?.checks.add(
-    new interactionPolicy.Check('client_not_verified', 'the client is not verified', async (ctx: Ctx) => {
-      const { oidc } = ctx;
-      if (!oidc.client || oidc.result?.consent) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-      return (await isVerifiedClient(oidc.client.clientId)) ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
-    }),
-  );
-  return policy;
 }
 
 /** `seconds`, shortened to what remains of the grant the token is issued under. */
