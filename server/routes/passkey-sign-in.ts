@@ -11,10 +11,10 @@ import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { normalizeEmail, type Accounts, type User } from '../services/accounts.ts';
 import type { Audit } from '../services/audit.ts';
 import { parseCredential, type Passkeys, type StoredPasskey } from '../services/passkeys.ts';
-import { Throttled, type Throttle } from '../security/throttle.ts';
+import type { Throttle } from '../security/throttle.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { DeviceCookie } from '../http/device-cookie.ts';
-import type { Refusal } from './password-sign-in.ts';
+import { beginSignInAttempt, type Refusal } from './password-sign-in.ts';
 
 export interface PasskeySignInDeps {
   passkeys: Passkeys;
@@ -44,15 +44,9 @@ export function createPasskeySignIn(deps: PasskeySignInDeps) {
     const passkey = await passkeys.find(response.id);
     const owner = passkey ? await accounts.findById(passkey.accountId) : undefined;
     const email = owner ? normalizeEmail(owner.email) : `passkey:${response.id.slice(0, 200)}`;
-    let pending;
-    try {
-      pending = await deps.throttle.login.begin({ email, ip: ctx.ip, knownDevice: owner ? deps.devices.knownDeviceFor(ctx, email) : undefined });
-    } catch (error) {
-      if (!(error instanceof Throttled)) throw error;
-      ctx.set('Retry-After', String(error.retryAfterSeconds));
-      const wait = error.retryAfterSeconds >= 120 ? `${Math.ceil(error.retryAfterSeconds / 60)} minutes` : `${error.retryAfterSeconds} seconds`;
-      return { refusal: { status: 429, message: `Too many failed sign-in attempts. Wait ${wait} and try again.` } };
-    }
+    const place = await beginSignInAttempt(ctx, deps.throttle, { email, ip: ctx.ip, knownDevice: owner ? deps.devices.knownDeviceFor(ctx, email) : undefined });
+    if ('refusal' in place) return place;
+    const { pending } = place;
     const wrongAccount = input.accountId !== undefined && passkey?.accountId !== input.accountId;
     const verified = passkey && owner && !owner.disabled && !wrongAccount ? await passkeys.verify(input.binding, response, passkey) : { reason: passkey ? 'not usable for this account' : 'unknown credential' };
     if ('reason' in verified || !owner) {

@@ -29,6 +29,21 @@ export interface Refusal {
 
 export type SignInOutcome = { user: User } | { refusal: Refusal };
 
+/**
+ * Asks the login back-off for a place before any credential is checked (so a guess during
+ * back-off learns nothing, right or wrong); over budget, the form's 429 with Retry-After.
+ */
+export async function beginSignInAttempt(ctx: Context, throttle: Throttle, request: Parameters<Throttle['login']['begin']>[0]): Promise<{ pending: LoginAttempt } | { refusal: Refusal }> {
+  try {
+    return { pending: await throttle.login.begin(request) };
+  } catch (error) {
+    if (!(error instanceof Throttled)) throw error;
+    ctx.set('Retry-After', String(error.retryAfterSeconds));
+    const wait = error.retryAfterSeconds >= 120 ? `${Math.ceil(error.retryAfterSeconds / 60)} minutes` : `${error.retryAfterSeconds} seconds`;
+    return { refusal: { status: 429, message: `Too many failed sign-in attempts. Wait ${wait} and try again.` } };
+  }
+}
+
 export function createPasswordSignIn(deps: PasswordSignInDeps) {
   const { accounts } = deps;
 
@@ -37,16 +52,9 @@ export function createPasswordSignIn(deps: PasswordSignInDeps) {
     if (!email || !password) return { refusal: { status: 400, message: 'Enter your email address and password.' } };
     const account = normalizeEmail(email);
     const knownDevice = deps.devices.knownDeviceFor(ctx, account);
-    let pending: LoginAttempt;
-    try {
-      // Before the password is checked, so a guess during back-off learns nothing, right or wrong.
-      pending = await deps.throttle.login.begin({ email: account, ip: ctx.ip, knownDevice });
-    } catch (error) {
-      if (!(error instanceof Throttled)) throw error;
-      ctx.set('Retry-After', String(error.retryAfterSeconds));
-      const wait = error.retryAfterSeconds >= 120 ? `${Math.ceil(error.retryAfterSeconds / 60)} minutes` : `${error.retryAfterSeconds} seconds`;
-      return { refusal: { status: 429, message: `Too many failed sign-in attempts. Wait ${wait} and try again.` } };
-    }
+    const place = await beginSignInAttempt(ctx, deps.throttle, { email: account, ip: ctx.ip, knownDevice });
+    if ('refusal' in place) return place;
+    const { pending } = place;
     const user = await accounts.authenticate(email, password);
     if (!user) {
       await pending.failed();
