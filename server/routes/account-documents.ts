@@ -5,11 +5,10 @@
 import Router from '@koa/router';
 import type { Csrf } from '../http/csrf.ts';
 import { field, formBody } from '../http/body.ts';
-import { formExpired, HttpError } from '../http/errors.ts';
 import type { DetailGrants } from '../services/detail-grants.ts';
 import type { ResourceCatalog } from '../services/resources.ts';
 import { describeDetail, plainList } from '../services/authorization-detail-types.ts';
-import type { AccountSession } from './account-session.ts';
+import { signedInForm, type AccountSession } from './account-session.ts';
 
 export interface DocumentLine {
   type: string;
@@ -47,9 +46,7 @@ export function createAccountDocuments(deps: AccountDocumentsDeps) {
 
   const routes = new Router();
   routes.post('/account/apps/:grantId/withdraw-detail', formBody, async (ctx) => {
-    const signedIn = await session.current(ctx);
-    if (!signedIn) throw new HttpError(401, 'login_required', 'Your session has ended. Sign in again to manage your apps.', { title: 'Signed out' });
-    if (!csrf.verify(`account:${signedIn.sessionId}`, field(ctx.request.body, 'csrf'))) throw formExpired();
+    const signedIn = await signedInForm(ctx, session, csrf, 'apps');
     const type = field(ctx.request.body, 'type');
     // Only the signed-in user's own grants (withdraw checks the account): another id is unknown.
     if (type) await details.withdraw(ctx.params.grantId as string, signedIn.user.id, { type, identifier: field(ctx.request.body, 'identifier') }, { actor: 'user', ip: ctx.ip });

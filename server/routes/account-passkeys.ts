@@ -8,10 +8,10 @@ import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Views } from '../http/views.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { field, formBody } from '../http/body.ts';
-import { formExpired, HttpError } from '../http/errors.ts';
+import { HttpError } from '../http/errors.ts';
 import type { AuditRecord } from '../services/audit.ts';
 import { parseCredential, passkeyName, passkeyRename, type Passkeys } from '../services/passkeys.ts';
-import type { AccountSession } from './account-session.ts';
+import { signedInForm, type AccountSession } from './account-session.ts';
 import { setNotice } from './account.ts';
 
 export interface AccountPasskeyDeps {
@@ -56,10 +56,8 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
   const router = new Router();
 
   /** The signed-in user, with the page's CSRF token checked; a form after sign-out is refused. */
-  async function signedInForm(ctx: Context) {
-    const signedIn = await session.current(ctx);
-    if (!signedIn) throw new HttpError(401, 'login_required', 'Your session has ended. Sign in again to manage your passkeys.', { title: 'Signed out' });
-    if (!csrf.verify(`account:${signedIn.sessionId}`, field(ctx.request.body, 'csrf'))) throw formExpired();
+  async function passkeyForm(ctx: Context) {
+    const signedIn = await signedInForm(ctx, session, csrf, 'passkeys');
     if (!passkeys.enabled) throw new HttpError(404, 'not_found', 'Passkeys are not available on this server.');
     return signedIn.user;
   }
@@ -69,13 +67,13 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
   }
 
   router.post('/account/passkeys/options', formBody, async (ctx) => {
-    const user = await signedInForm(ctx);
+    const user = await passkeyForm(ctx);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = await passkeys.registrationOptions(user);
   });
 
   router.post('/account/passkeys', formBody, async (ctx) => {
-    const user = await signedInForm(ctx);
+    const user = await passkeyForm(ctx);
     const count = await passkeys.count(user.id);
     const name = passkeyName(field(ctx.request.body, 'name'), `Passkey ${count + 1}`);
     if (!name) throw notAdded('A passkey name is plain text of at most 64 characters, without control or text-direction characters.');
@@ -93,7 +91,7 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
   }
 
   router.post('/account/passkeys/rename', formBody, async (ctx) => {
-    const user = await signedInForm(ctx);
+    const user = await passkeyForm(ctx);
     const named = passkeyRename(field(ctx.request.body, 'name'));
     if ('reason' in named) throw notRenamed(400, named.reason);
     // Only the user's own passkey: another account's id is the same refusal as an unknown one.
@@ -105,7 +103,7 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
   });
 
   router.post('/account/passkeys/remove', formBody, async (ctx) => {
-    const user = await signedInForm(ctx);
+    const user = await passkeyForm(ctx);
     const id = field(ctx.request.body, 'id') ?? '';
     // Every account has a password, so no passkey is the last way to sign in (services/passkeys.ts).
     const removed = await passkeys.remove(user.id, id, ctx.ip);

@@ -17,6 +17,9 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Accounts, User } from '../services/accounts.ts';
+import type { Csrf } from '../http/csrf.ts';
+import { field } from '../http/body.ts';
+import { formExpired, HttpError } from '../http/errors.ts';
 import { passwordStrength, type Strength } from '../services/authentication-strength.ts';
 
 type Session = Awaited<ReturnType<Provider['Session']['get']>>;
@@ -78,3 +81,19 @@ export function createAccountSession(deps: AccountSessionDeps) {
 }
 
 export type AccountSession = ReturnType<typeof createAccountSession>;
+
+/** What the account area's forms are bound to (CSRF): the login session, new at each sign-in. */
+export function accountFormBinding(signedIn: SignedIn): string {
+  return `account:${signedIn.sessionId}`;
+}
+
+/**
+ * The account behind a posted account-area form, its CSRF token checked against this session;
+ * a form posted after signing out is a 401 page that says what it would have managed.
+ */
+export async function signedInForm(ctx: Context, session: AccountSession, csrf: Csrf, manage: string): Promise<SignedIn> {
+  const signedIn = await session.current(ctx);
+  if (!signedIn) throw new HttpError(401, 'login_required', `Your session has ended. Sign in again to manage your ${manage}.`, { title: 'Signed out' });
+  if (!csrf.verify(accountFormBinding(signedIn), field(ctx.request.body, 'csrf'))) throw formExpired();
+  return signedIn;
+}

@@ -11,9 +11,9 @@ import type { ResourceCatalog, ResourceSnapshot } from '../services/resources.ts
 import type { Views } from '../http/views.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { field, formBody } from '../http/body.ts';
-import { formExpired, HttpError } from '../http/errors.ts';
+import { HttpError } from '../http/errors.ts';
 import { describeClient, describeScope } from './consent-view.ts';
-import type { AccountSession } from './account-session.ts';
+import { accountFormBinding, signedInForm, type AccountSession } from './account-session.ts';
 import { SIGN_IN_PATH } from './account-sign-in.ts';
 import type { AccountDocuments } from './account-documents.ts';
 import type { Passkeys } from '../services/passkeys.ts';
@@ -129,11 +129,7 @@ export function accountRoutes(deps: AccountDeps): Router {
       ctx.redirect(SIGN_IN_PATH);
       return undefined;
     }
-    return { user: signedIn.user, binding: `account:${signedIn.sessionId}` };
-  }
-
-  function requireCsrf(ctx: Context, binding: string): void {
-    if (!csrf.verify(binding, field(ctx.request.body, 'csrf'))) throw formExpired();
+    return { user: signedIn.user, binding: accountFormBinding(signedIn) };
   }
 
   router.get('/account', async (ctx) => {
@@ -163,9 +159,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   });
 
   router.post('/account/apps/:grantId/revoke', formBody, async (ctx) => {
-    const signedIn = await requireUser(ctx);
-    if (!signedIn) return;
-    requireCsrf(ctx, signedIn.binding);
+    const signedIn = await signedInForm(ctx, deps.session, csrf, 'apps');
     const grant = await grants.find(ctx.params.grantId as string);
     // Only the signed-in user's own grants: an id of someone else's is treated as unknown.
     const revoked = grant?.accountId === signedIn.user.id && (await grants.revoke(grant.grantId, { actor: 'user', ip: ctx.ip }));
@@ -175,9 +169,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   });
 
   router.post('/account/apps/:grantId/remove-scope', formBody, async (ctx) => {
-    const signedIn = await requireUser(ctx);
-    if (!signedIn) return;
-    requireCsrf(ctx, signedIn.binding);
+    const signedIn = await signedInForm(ctx, deps.session, csrf, 'apps');
     const grant = await grants.find(ctx.params.grantId as string);
     const scope = field(ctx.request.body, 'scope');
     // Which API's scope (two may define the same name); absent for OpenID Connect scopes.
@@ -189,9 +181,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   });
 
   router.post('/account/sign-out-everywhere', formBody, async (ctx) => {
-    const signedIn = await requireUser(ctx);
-    if (!signedIn) return;
-    requireCsrf(ctx, signedIn.binding);
+    const signedIn = await signedInForm(ctx, deps.session, csrf, 'apps');
     await grants.signOutEverywhere(signedIn.user.id, { ip: ctx.ip });
     ctx.status = 303;
     ctx.redirect('/account/signed-out');
