@@ -33,6 +33,17 @@ interface Command {
 
 const json = { json: { type: 'boolean' } } as const;
 
+/** What `resource add` and `resource update` both set: who may use the API and how (docs/cli.md). */
+const resourcePolicyOptions = {
+  'default-scope': { type: 'string' },
+  'may-exchange-for': { type: 'string', multiple: true },
+  'status-list-ttl': { type: 'string' },
+  'require-passkey-for': { type: 'string' },
+  'authorization-detail-type': { type: 'string' },
+  schema: { type: 'string' },
+  'detail-describe': { type: 'string' },
+} as const;
+
 const COMMANDS: Record<string, Command> = {
   migrate: {
     usage: 'migrate',
@@ -107,13 +118,7 @@ const COMMANDS: Record<string, Command> = {
       'max-grant-duration': { type: 'string' },
       describe: { type: 'string', multiple: true },
       'dynamic-clients': { type: 'boolean' },
-      'default-scope': { type: 'string' },
-      'may-exchange-for': { type: 'string', multiple: true },
-      'status-list-ttl': { type: 'string' },
-      'require-passkey-for': { type: 'string' },
-      'authorization-detail-type': { type: 'string' },
-      schema: { type: 'string' },
-      'detail-describe': { type: 'string' },
+      ...resourcePolicyOptions,
     },
     run: commands.resourceAdd,
   },
@@ -124,13 +129,7 @@ const COMMANDS: Record<string, Command> = {
     options: {
       ...json,
       'dynamic-clients': { type: 'string' },
-      'default-scope': { type: 'string' },
-      'may-exchange-for': { type: 'string', multiple: true },
-      'status-list-ttl': { type: 'string' },
-      'require-passkey-for': { type: 'string' },
-      'authorization-detail-type': { type: 'string' },
-      schema: { type: 'string' },
-      'detail-describe': { type: 'string' },
+      ...resourcePolicyOptions,
     },
     positional: true,
     run: commands.resourceUpdate,
