@@ -47,7 +47,9 @@ describe.each(STORES)('per-document consent in Chromium (%s)', (store) => {
       code_challenge: await client.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
     });
-    // Nothing listens at the app's redirect URI: the request itself is what the app would get.
+    // Nothing listens at the app's redirect URI: the browser is answered by a stand-in page, so the
+    // navigation ends in a loaded page rather than a network error that can race the next goto.
+    await page.route(`${REDIRECT}**`, (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>App</title>' }));
     const callback = page.waitForRequest((request) => request.url().startsWith(REDIRECT), { timeout: 20_000 });
     await page.goto(url.toString());
     return { config, verifier, callback };
@@ -76,6 +78,7 @@ describe.each(STORES)('per-document consent in Chromium (%s)', (store) => {
 
     await page.getByRole('button', { name: 'Allow' }).click();
     const redirect = new URL((await callback).url());
+    await page.waitForURL((url) => url.toString().startsWith(REDIRECT));
     const tokens = await client.authorizationCodeGrant(config, redirect, { pkceCodeVerifier: verifier });
     expect(tokens.authorization_details).toEqual([documentDetail('doc-42', ['read'], 'Trip to Lisbon')]);
 
