@@ -52,35 +52,49 @@ function prettyStream(): pino.DestinationStream {
   }
 }
 
+/** How long a line may wait for others to share its write, and how much may wait. */
+const BATCH_WINDOW_MS = 25;
+const BATCH_BYTES = 64 * 1024;
+
 /**
- * Lines written in one turn of the event loop leave in one write, at the end of that turn. Each
- * asynchronous write is a trip through the thread pool (two context switches on the server's
- * core); one per line, two lines per token request, cost more than everything else our layers
- * do (~45 µs of a W1 token, bench/README.md). A line waits at most until the end of the turn
- * it was written in (and, as before, for a write still under way).
+ * Lines leave in batches: the first line of a batch starts a 25 ms window, and everything logged
+ * in it goes out in one write at its end (at once when 64 KiB have gathered). Each asynchronous
+ * write is a trip through the thread pool and a wake-up of the reader at the other end of
+ * stdout; batched per event-loop turn, as before, a busy server still wrote about once per
+ * request, which cost a W2 introspection some 10–30 µs of its ~200 (bench/README.md). A line
+ * now waits at most 25 ms; flushSync() and the process's exit write out what is waiting, so a
+ * crash loses nothing that was logged before it.
  */
-function batchedPerTurn(stream: pino.DestinationStream & { flushSync(): void }): pino.DestinationStream & { flushSync(): void } {
+function batched(stream: pino.DestinationStream & { flushSync(): void }): pino.DestinationStream & { flushSync(): void } {
   let pending = '';
-  let scheduled = false;
+  let timer: NodeJS.Timeout | undefined;
   const handOver = () => {
-    scheduled = false;
+    if (timer) clearTimeout(timer);
+    timer = undefined;
     if (pending === '') return;
     const lines = pending;
     pending = '';
     stream.write(lines);
   };
+  const flushSync = () => {
+    handOver();
+    stream.flushSync();
+  };
+  process.once('exit', () => {
+    try {
+      flushSync();
+    } catch {
+      // nothing was ever written (the stream never opened): nothing to flush
+    }
+  });
   return {
     write(line: string) {
       pending += line;
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(handOver);
-      }
+      if (pending.length >= BATCH_BYTES) handOver();
+      // Unref'd: a waiting line never keeps the process alive; exit flushes it.
+      else timer ??= setTimeout(handOver, BATCH_WINDOW_MS).unref();
     },
-    flushSync() {
-      handOver();
-      stream.flushSync();
-    },
+    flushSync,
   };
 }
 
@@ -98,9 +112,16 @@ function isoTimePerMillisecond(): () => string {
   };
 }
 
+/** stdout: pretty for development, else JSON lines written asynchronously in batches (flush() before exiting). */
+function defaultDestination(format: 'json' | 'pretty', quiet: boolean): pino.DestinationStream {
+  if (format === 'pretty' && !quiet) return prettyStream();
+  const stdout = pino.destination({ dest: 1, sync: false });
+  // Quiet (tests, the CLI's --json): nothing is ever written, so no batching and no exit hook.
+  return quiet ? stdout : batched(stdout);
+}
+
 export function createLogger({ level = 'info', format = 'json', quiet = false, destination }: LoggerOptions = {}): Logger {
-  // Asynchronous writes, one per event-loop turn (batchedPerTurn); flush() before exiting.
-  const stream = destination ?? (format === 'pretty' && !quiet ? prettyStream() : batchedPerTurn(pino.destination({ dest: 1, sync: false })));
+  const stream = destination ?? defaultDestination(format, quiet);
   const logger = pino(
     {
       level: quiet ? 'silent' : level,

@@ -13,10 +13,12 @@ export function pinToIssuer({ issuer, trustProxy }: { issuer: string; trustProxy
   return function pin(ctx: Context, next: Next) {
     const headers = ctx.req.headers;
     headers.host = host;
-    delete headers['x-forwarded-host'];
-    delete headers.forwarded;
+    // Deleted only when present: a delete turns the headers object into a slow dictionary for
+    // every later read of it (the provider reads it many times per request).
+    if (headers['x-forwarded-host'] !== undefined) delete headers['x-forwarded-host'];
+    if (headers.forwarded !== undefined) delete headers.forwarded;
     headers['x-forwarded-proto'] = scheme;
-    if (!trustProxy) delete headers['x-forwarded-for'];
+    if (!trustProxy && headers['x-forwarded-for'] !== undefined) delete headers['x-forwarded-for'];
     return next();
   };
 }
