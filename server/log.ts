@@ -62,8 +62,9 @@ const BATCH_BYTES = 64 * 1024;
  * write is a trip through the thread pool and a wake-up of the reader at the other end of
  * stdout; batched per event-loop turn, as before, a busy server still wrote about once per
  * request, which cost a W2 introspection some 10–30 µs of its ~200 (bench/README.md). A line
- * now waits at most 25 ms; flushSync() and the process's exit write out what is waiting, so a
- * crash loses nothing that was logged before it.
+ * now waits at most 25 ms; flushSync() and the process's 'exit' event (process.exit, an uncaught
+ * exception) write out what is waiting. Only a kill that runs no JavaScript (SIGKILL, the OOM
+ * killer) can lose lines: those of the last 25 ms.
  */
 function batched(stream: pino.DestinationStream & { flushSync(): void }): pino.DestinationStream & { flushSync(): void } {
   let pending = '';
