@@ -6,26 +6,8 @@
 // provider-only paths (exact matches) straight on to the provider; every other request goes
 // through our middleware first, in order, as before. test/ops/provider-lane.test.ts checks that
 // none of our routes and guards claims a provider-only path.
+import compose from 'koa-compose';
 import type { Context, Middleware, Next } from 'koa';
-
-/** koa-compose's contract (each `next` at most once, in order), for the middleware the lane holds. */
-function chain(middleware: readonly Middleware[]): (ctx: Context, next: Next) => Promise<unknown> {
-  return (ctx, next) => {
-    let called = -1;
-    const dispatch = (i: number): Promise<unknown> => {
-      if (i <= called) return Promise.reject(new Error('next() called multiple times'));
-      called = i;
-      const fn = i === middleware.length ? next : middleware[i];
-      if (!fn) return Promise.resolve();
-      try {
-        return Promise.resolve(fn(ctx as never, () => dispatch(i + 1)));
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    };
-    return dispatch(0);
-  };
-}
 
 /**
  * Takes the middleware registered on `app` from index `from` on (our routes and their guards)
@@ -34,7 +16,8 @@ function chain(middleware: readonly Middleware[]): (ctx: Context, next: Next) =>
  */
 export function laneForProviderPaths(app: { middleware: Middleware[] }, from: number, paths: ReadonlySet<string>): void {
   const ours = app.middleware.splice(from);
-  const throughOurs = chain(ours);
+  // Koa's own composition (koa-compose), the same contract as the app's chain.
+  const throughOurs = compose(ours);
   const lane = function lane(ctx: Context, next: Next) {
     return paths.has(ctx.path) ? next() : throughOurs(ctx, next);
   };
