@@ -16,6 +16,7 @@ import { schemaProblem } from '../services/authorization-detail-types.ts';
 import { isStorableText } from '../../adapters/storable-text.ts';
 import { covers, withinHeld, type Detail } from '../services/detail-grants.ts';
 import { allowedResourceScopes, type ScopePolicy } from './scope-policy.ts';
+import { requestedDetails } from './requested-details.ts';
 
 type Ctx = KoaContextWithOIDC;
 type Client = NonNullable<Ctx['oidc']['client']>;
@@ -24,20 +25,6 @@ type Client = NonNullable<Ctx['oidc']['client']>;
 export const MAX_DETAILS = 50;
 // Large requests go through PAR (RFC 9126); beyond this even that is abuse.
 const MAX_DETAILS_CHARS = 65_536;
-
-/** Per request: the provider validates detail by detail, and each validation asks for them all. */
-const parsedPerRequest = new WeakMap<Ctx, Detail[] | undefined>();
-
-/** The details the request names (checked already by the provider's check_rar), or undefined. */
-export function requestedDetails(ctx: Ctx): Detail[] | undefined {
-  if (parsedPerRequest.has(ctx)) return parsedPerRequest.get(ctx);
-  const raw = ctx.oidc.params?.authorization_details;
-  if (typeof raw !== 'string') return undefined;
-  const parsed = JSON.parse(raw) as unknown;
-  const details = Array.isArray(parsed) && parsed.length ? (parsed as Detail[]) : undefined;
-  parsedPerRequest.set(ctx, details);
-  return details;
-}
 
 function grantDetails(ctx: Ctx): Detail[] {
   const grant = (ctx.oidc.entities?.Grant ?? ctx.oidc.grant) as { rar?: Detail[] } | undefined;

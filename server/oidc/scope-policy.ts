@@ -21,6 +21,7 @@
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ResourceCatalog, ResourceServer, ResourceSnapshot } from '../services/resources.ts';
 import { OIDC_SCOPES } from '../services/resources.ts';
+import { requestedDetails } from './requested-details.ts';
 
 type Client = NonNullable<KoaContextWithOIDC['oidc']['client']>;
 type Ctx = KoaContextWithOIDC;
@@ -100,14 +101,7 @@ function requestedResources(ctx: Ctx): string[] | undefined {
 }
 
 function requestedDetailTypes(ctx: Ctx): string[] {
-  const raw = ctx.oidc.params?.authorization_details;
-  if (typeof raw !== 'string') return [];
-  try {
-    const details = JSON.parse(raw) as unknown;
-    return Array.isArray(details) ? details.map((d) => (d as { type?: unknown })?.type).filter((t): t is string => typeof t === 'string') : [];
-  } catch {
-    return []; // check_rar answers invalid_authorization_details for it
-  }
+  return (requestedDetails(ctx) ?? []).map((d) => (d as { type?: unknown } | null)?.type).filter((t): t is string => typeof t === 'string');
 }
 
 /** Routes where the client states new scopes (as opposed to narrowing an existing grant). */
