@@ -111,7 +111,8 @@ export class PayloadAdapter implements Adapter {
     const scope = existingRequestScope();
     const name = prefetchKey(this.#model, column, key);
     if (!scope?.has(name)) return undefined;
-    const row = scope.get(name) ?? undefined;
+    // Payload keys hold payload rows (users are under keys of their own).
+    const row = (scope.get(name) as PrefetchedRow | null) ?? undefined;
     scope.delete(name);
     return { row };
   }

@@ -5,15 +5,18 @@
 // then its session. And concurrent requests each do the same. Here every lookup by id made in
 // one turn of the event loop becomes one statement, and each token row comes back with its
 // grant and session rows joined, parked in the request's scope (request-scope.ts) for the
-// provider's next lookup. Every row is filtered exactly as a single lookup would be: unexpired,
-// and not under a revoked grant's tombstone.
+// provider's next lookup; so is the token's user, whose account the provider asks for next (a
+// disabled or removed user ends a refresh). Every row is filtered exactly as a single lookup
+// would be: unexpired, and not under a revoked grant's tombstone.
 import type { Knex } from 'knex';
 import { paddedToPowerOfTwo, rowsOf } from './rows.ts';
-import { currentRequestScope, prefetchKey, type PrefetchedRow, type RequestScope } from './request-scope.ts';
+import { currentRequestScope, parkUser, prefetchKey, type PrefetchedRow, type RequestScope } from './request-scope.ts';
 import type { StatementRunner } from './sqlite-statements.ts';
 
 export const TABLE = 'oidc_payloads';
 export const REVOKED = 'RevokedGrant';
+/** Users, read with their tokens (request-scope.ts, takePrefetchedUser). */
+const USERS = 'users';
 
 /** `alias`'s row is not under a tombstone (a grant is its own family; see knex-adapter.ts). */
 export function notRevoked(alias: string): string {
@@ -42,6 +45,13 @@ interface JoinedRow extends PrefetchedRow {
   s_id: string | null;
   s_payload: string | null;
   s_consumed_at: number | null;
+  account_id: string | null;
+  u_id: string | null;
+  u_email: string | null;
+  u_name: string | null;
+  u_email_verified: boolean | number | null;
+  u_created_at: number | string | null;
+  u_disabled_at: number | string | null;
 }
 
 export class PayloadReader {
@@ -89,10 +99,13 @@ export class PayloadReader {
       rows = await this.#query(
         `SELECT p.model, p.id, p.payload, p.consumed_at, p.grant_id, p.session_uid,
                 g.id AS g_id, g.payload AS g_payload, g.consumed_at AS g_consumed_at,
-                s.id AS s_id, s.payload AS s_payload, s.consumed_at AS s_consumed_at
+                s.id AS s_id, s.payload AS s_payload, s.consumed_at AS s_consumed_at,
+                p.account_id, u.id AS u_id, u.email AS u_email, u.name AS u_name,
+                u.email_verified AS u_email_verified, u.created_at AS u_created_at, u.disabled_at AS u_disabled_at
          FROM ${TABLE} p
          LEFT JOIN ${TABLE} g ON p.model <> 'Grant' AND g.model = 'Grant' AND g.id = p.grant_id AND ${unexpired('g')}
          LEFT JOIN ${TABLE} s ON s.model = 'Session' AND s.uid = p.session_uid AND ${unexpired('s')} AND ${notRevoked('s')}
+         LEFT JOIN ${USERS} u ON u.id = p.account_id
          WHERE p.model IN (${models.map(() => '?').join(', ')}) AND p.id IN (${keys.map(() => '?').join(', ')})
            AND ${unexpired('p')} AND ${notRevoked('p')}`,
         [now, now, ...models, ...keys, now],
@@ -113,6 +126,22 @@ export class PayloadReader {
 function park(scope: RequestScope, row: JoinedRow): void {
   if (row.grant_id !== null && row.model !== 'Grant') {
     scope.set(prefetchKey('Grant', 'id', row.grant_id), row.g_id === null ? null : { id: row.g_id, payload: row.g_payload as string, consumed_at: row.g_consumed_at });
+  }
+  if (row.account_id !== null) {
+    parkUser(
+      scope,
+      row.account_id,
+      row.u_id === null
+        ? null
+        : {
+            id: row.u_id,
+            email: row.u_email as string,
+            name: row.u_name,
+            email_verified: row.u_email_verified as boolean | number,
+            created_at: row.u_created_at as number | string,
+            disabled_at: row.u_disabled_at,
+          },
+    );
   }
   if (row.session_uid !== null) {
     scope.set(

@@ -19,8 +19,25 @@ export interface PrefetchedRow {
   consumed_at: number | null;
 }
 
-/** Keyed `${model}:${column}:${digest}`; null records that the row was looked for and is absent. */
-export type RequestScope = Map<string, PrefetchedRow | null>;
+/**
+ * A token's user, read with the token (the `users` row without its password hash): the
+ * provider asks for the account of a refresh token, a code or a session next, and a disabled or
+ * removed user must end them.
+ */
+export interface PrefetchedUser {
+  id: string;
+  email: string;
+  name: string | null;
+  email_verified: boolean | number;
+  created_at: number | string;
+  disabled_at: number | string | null;
+}
+
+/**
+ * Keyed `${model}:${column}:${digest}` for payload rows and `users:id:${id}` for users; null
+ * records that the row was looked for and is absent.
+ */
+export type RequestScope = Map<string, PrefetchedRow | PrefetchedUser | null>;
 
 const byRequest = new WeakMap<object, RequestScope>();
 const standalone = new AsyncLocalStorage<RequestScope>();
@@ -55,4 +72,23 @@ export function withRequestScope<T>(run: () => T): T {
 
 export function prefetchKey(model: string, column: 'id' | 'uid', digest: string): string {
   return `${model}:${column}:${digest}`;
+}
+
+const userKey = (id: string) => `users:id:${id}`;
+
+export function parkUser(scope: RequestScope, id: string, user: PrefetchedUser | null): void {
+  scope.set(userKey(id), user);
+}
+
+/**
+ * The user this request read with a token, taken once: `{ user: undefined }` if the read found
+ * no such user, undefined if nothing was read ahead (then the caller asks the database).
+ */
+export function takePrefetchedUser(id: string): { user: PrefetchedUser | undefined } | undefined {
+  const scope = existingRequestScope();
+  const name = userKey(id);
+  if (!scope?.has(name)) return undefined;
+  const user = (scope.get(name) as PrefetchedUser | null) ?? undefined;
+  scope.delete(name);
+  return { user };
 }

@@ -160,6 +160,7 @@ const window = { from: 0, to: 0 };
 try {
   const run = WORKLOADS[workload];
   const prepared = await run.prepare(target, options);
+  await run.beforeRun?.(prepared, options);
   window.from = monotonicMicros();
   measurement = await run.measure(target, prepared, options, Number(args.seconds));
   window.to = monotonicMicros();

@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import { batchedLookup } from '../db/batched-lookup.ts';
 import { isStorableText, storableOnly } from '../../adapters/storable-text.ts';
+import { takePrefetchedUser } from '../../adapters/request-scope.ts';
 import { isUniqueViolation } from '../../adapters/rows.ts';
 import { dummyPasswordHash, hashPassword, verifyPassword } from './passwords.ts';
 import { ServiceError } from './errors.ts';
@@ -22,8 +23,9 @@ interface UserRow {
   name: string | null;
   email_verified: boolean | number;
   password_hash: string;
-  created_at: number;
-  disabled_at: number | null;
+  /** Milliseconds; PostgreSQL's bigint arrives as a string. */
+  created_at: number | string;
+  disabled_at: number | string | null;
 }
 
 export class AccountError extends ServiceError {
@@ -47,7 +49,7 @@ function plainName(name: string | undefined): string | null {
   return text;
 }
 
-function toUser(row: UserRow): User {
+function toUser(row: Omit<UserRow, 'password_hash'>): User {
   return {
     id: row.id,
     email: row.email,
@@ -107,7 +109,9 @@ export function createAccounts(db: Knex, now: () => number = Date.now) {
 
     async findById(id: string): Promise<User | undefined> {
       if (typeof id !== 'string') return undefined;
-      const row = await findRowById(id);
+      // Read with the token this request presented, in the same statement (payload-reader.ts).
+      const prefetched = takePrefetchedUser(id);
+      const row = prefetched ? prefetched.user : await findRowById(id);
       return row ? toUser(row) : undefined;
     },
 

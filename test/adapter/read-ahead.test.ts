@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAdapterFactory, PayloadAdapter } from '../../adapters/knex-adapter.ts';
 import { withRequestScope } from '../../adapters/request-scope.ts';
 import { adapterErrors } from '../../server/oidc/provider.ts';
+import { createAccounts } from '../../server/services/accounts.ts';
 import { STORES } from '../helpers/databases.ts';
 import { T0, openStore, randomId, type TestStore } from './context.ts';
 
@@ -24,6 +25,7 @@ describe.each(STORES)('read-ahead of grant and session (%s)', (kind) => {
   beforeEach(async () => {
     store.clock.set(T0);
     await store.db.raw('DELETE FROM oidc_payloads');
+    await store.db('users').delete();
   });
 
   async function family() {
@@ -95,6 +97,52 @@ describe.each(STORES)('read-ahead of grant and session (%s)', (kind) => {
       // Taken once: asking again goes to the database.
       expect(await adapter('Grant').find(grantId)).toBeUndefined();
       expect(statements - before).toBe(1);
+    });
+  });
+
+  describe('the token\'s user', () => {
+    async function userWithToken() {
+      const accounts = createAccounts(store.db, store.clock.now);
+      const user = await accounts.create({ email: `${randomId().slice(0, 12)}@example.com`, password: 'long enough password' });
+      const token = randomId();
+      await adapter('RefreshToken').upsert(token, { jti: token, accountId: user.id, clientId: 'app', kind: 'RefreshToken' } as never, 600);
+      return { accounts, user, token };
+    }
+
+    it('comes with the token: the account lookup that follows runs no statement', async () => {
+      const { accounts, user, token } = await userWithToken();
+      await withRequestScope(async () => {
+        const before = statements;
+        await adapter('RefreshToken').find(token);
+        expect(await accounts.findById(user.id)).toEqual(user);
+        expect(statements - before).toBe(1);
+      });
+    });
+
+    it('is read afresh by the next request: a user disabled in between is seen disabled', async () => {
+      const { accounts, user, token } = await userWithToken();
+      await withRequestScope(async () => {
+        await adapter('RefreshToken').find(token);
+        expect((await accounts.findById(user.id))?.disabled).toBe(false);
+      });
+      await accounts.setDisabled(user.id, true);
+      await withRequestScope(async () => {
+        await adapter('RefreshToken').find(token);
+        const before = statements;
+        expect((await accounts.findById(user.id))?.disabled).toBe(true);
+        expect(statements - before).toBe(0);
+      });
+    });
+
+    it('records a removed user as absent', async () => {
+      const { accounts, user, token } = await userWithToken();
+      await store.db('users').where({ id: user.id }).delete();
+      await withRequestScope(async () => {
+        await adapter('RefreshToken').find(token);
+        const before = statements;
+        expect(await accounts.findById(user.id)).toBeUndefined();
+        expect(statements - before).toBe(0);
+      });
     });
   });
 });
