@@ -3,11 +3,12 @@
 // then it, remove it; a cancelled ceremony and a replayed one are ordinary pages. The tokens of a
 // passkey sign-in say so (acr, amr, auth_time).
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import * as jose from 'jose';
 import { startServer, type Harness } from '../helpers/harness.ts';
-import { createFixtures, REDIRECT, type Fixtures } from '../helpers/fixtures.ts';
+import { CALENDAR, CONTACTS, createFixtures, type Fixtures } from '../helpers/fixtures.ts';
 import { authorizationRequest, client, confidentialClient } from '../helpers/oauth.ts';
 import { introspect } from '../helpers/token-requests.ts';
 import { launchChromium } from '../helpers/browser.ts';
@@ -38,12 +39,24 @@ describe('passkeys in Chromium', () => {
   let h: Harness;
   let f: Fixtures;
   let browser: Browser;
+  let REDIRECT: string;
+  let editor: { clientId: string; clientSecret?: string | undefined };
   const app = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>app</title>back in the app'));
 
   beforeAll(async () => {
-    await new Promise<void>((resolve) => app.listen(Number(new URL(REDIRECT).port), '127.0.0.1', resolve));
+    // A port of its own: fixtures' REDIRECT port is login-consent.test.ts's, and files run in parallel.
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    REDIRECT = `http://127.0.0.1:${(app.address() as AddressInfo).port}/cb`;
     h = await startServer({ hostname: 'localhost' });
     f = await createFixtures(h);
+    // The fixtures' editor, registered for this file's redirect URI.
+    editor = await h.management.clients.add({
+      name: 'Contacts Editor',
+      redirectUris: [REDIRECT],
+      scope: 'openid profile email offline_access contacts:read contacts:write calendar:read',
+      resources: [CONTACTS, CALENDAR],
+    });
+    await h.app.catalog.reload();
     browser = await launchChromium();
   });
   afterAll(async () => {
@@ -79,7 +92,7 @@ describe('passkeys in Chromium', () => {
   }
 
   async function startAuthorization(page: Page, scope = 'openid email contacts:read') {
-    const config = await confidentialClient(h, f.editor.clientId, f.editor.clientSecret);
+    const config = await confidentialClient(h, editor.clientId, editor.clientSecret as string);
     const request = await authorizationRequest(config, { redirect_uri: REDIRECT, scope });
     await page.goto(request.url.toString());
     return { config, request };
