@@ -14,7 +14,7 @@ import { directWriter, type Write, type Writer } from './group-commit.ts';
 import type { UpsertRow } from './payload-upsert.ts';
 import { openUnit } from './write-unit.ts';
 import { notRevoked, PayloadReader, REVOKED, TABLE } from './payload-reader.ts';
-import { existingRequestScope, prefetchKey, type PrefetchedRow } from './request-scope.ts';
+import { existingRequestScope, prefetchKey, takeParked, type PrefetchedRow } from './request-scope.ts';
 import { openPayload } from './payload-queries.ts';
 
 /** How storage-level refusals become protocol errors; supplied by the provider wiring. */
@@ -107,14 +107,8 @@ export class PayloadAdapter implements Adapter {
   }
 
   /** A row read ahead by this request (payload-reader.ts), taken once; undefined if none. */
-  #takePrefetched(column: 'id' | 'uid', key: string): { row: PrefetchedRow | undefined } | undefined {
-    const scope = existingRequestScope();
-    const name = prefetchKey(this.#model, column, key);
-    if (!scope?.has(name)) return undefined;
-    // Payload keys hold payload rows (users are under keys of their own).
-    const row = (scope.get(name) as PrefetchedRow | null) ?? undefined;
-    scope.delete(name);
-    return { row };
+  #takePrefetched(column: 'id' | 'uid', key: string): { value: PrefetchedRow | undefined } | undefined {
+    return takeParked<PrefetchedRow>(prefetchKey(this.#model, column, key));
   }
 
   #associatedData(key: string): string {
@@ -172,14 +166,14 @@ export class PayloadAdapter implements Adapter {
     if (typeof id !== 'string' || id.length === 0) return undefined;
     const key = this.#sealer.digest(id);
     const prefetched = this.#takePrefetched('id', key);
-    const row = prefetched ? prefetched.row : await this.#reader.findById(this.#model, key);
+    const row = prefetched ? prefetched.value : await this.#reader.findById(this.#model, key);
     return row ? this.#open(row.id, row) : undefined;
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
     if (typeof uid !== 'string' || uid.length === 0) return undefined;
     const prefetched = this.#takePrefetched('uid', this.#sealer.digest(uid));
-    if (prefetched) return prefetched.row ? this.#open(prefetched.row.id, prefetched.row) : undefined;
+    if (prefetched) return prefetched.value ? this.#open(prefetched.value.id, prefetched.value) : undefined;
     return this.#findBy('uid', uid);
   }
 

@@ -29,6 +29,7 @@ export interface PrefetchedUser {
   email: string;
   name: string | null;
   email_verified: boolean | number;
+  /** Milliseconds; PostgreSQL's bigint arrives as a string. */
   created_at: number | string;
   disabled_at: number | string | null;
 }
@@ -81,14 +82,18 @@ export function parkUser(scope: RequestScope, id: string, user: PrefetchedUser |
 }
 
 /**
- * The user this request read with a token, taken once: `{ user: undefined }` if the read found
- * no such user, undefined if nothing was read ahead (then the caller asks the database).
+ * What this request parked under `name`, taken once: `{ value: undefined }` when the read found
+ * nothing there, undefined when nothing was read ahead (then the caller asks the database).
  */
-export function takePrefetchedUser(id: string): { user: PrefetchedUser | undefined } | undefined {
+export function takeParked<T>(name: string): { value: T | undefined } | undefined {
   const scope = existingRequestScope();
-  const name = userKey(id);
   if (!scope?.has(name)) return undefined;
-  const user = (scope.get(name) as PrefetchedUser | null) ?? undefined;
+  const value = (scope.get(name) as T | null) ?? undefined;
   scope.delete(name);
-  return { user };
+  return { value };
+}
+
+/** The user this request read with a token, taken once (see takeParked). */
+export function takePrefetchedUser(id: string): { value: PrefetchedUser | undefined } | undefined {
+  return takeParked<PrefetchedUser>(userKey(id));
 }

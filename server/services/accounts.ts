@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import { batchedLookup } from '../db/batched-lookup.ts';
 import { isStorableText, storableOnly } from '../../adapters/storable-text.ts';
-import { takePrefetchedUser } from '../../adapters/request-scope.ts';
+import { takePrefetchedUser, type PrefetchedUser } from '../../adapters/request-scope.ts';
 import { isUniqueViolation } from '../../adapters/rows.ts';
 import { dummyPasswordHash, hashPassword, verifyPassword } from './passwords.ts';
 import { ServiceError } from './errors.ts';
@@ -17,15 +17,9 @@ export interface User {
   disabled: boolean;
 }
 
-interface UserRow {
-  id: string;
-  email: string;
-  name: string | null;
-  email_verified: boolean | number;
+/** A `users` row: what a token read brings along (PrefetchedUser), and the password hash. */
+interface UserRow extends PrefetchedUser {
   password_hash: string;
-  /** Milliseconds; PostgreSQL's bigint arrives as a string. */
-  created_at: number | string;
-  disabled_at: number | string | null;
 }
 
 export class AccountError extends ServiceError {
@@ -49,7 +43,7 @@ function plainName(name: string | undefined): string | null {
   return text;
 }
 
-function toUser(row: Omit<UserRow, 'password_hash'>): User {
+function toUser(row: PrefetchedUser): User {
   return {
     id: row.id,
     email: row.email,
@@ -111,7 +105,7 @@ export function createAccounts(db: Knex, now: () => number = Date.now) {
       if (typeof id !== 'string') return undefined;
       // Read with the token this request presented, in the same statement (payload-reader.ts).
       const prefetched = takePrefetchedUser(id);
-      const row = prefetched ? prefetched.user : await findRowById(id);
+      const row = prefetched ? prefetched.value : await findRowById(id);
       return row ? toUser(row) : undefined;
     },
 
